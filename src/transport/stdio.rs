@@ -1,0 +1,1 @@
+//! NDJSON over a child process's stdio.
