@@ -9,3 +9,4 @@ pub mod clock;
 pub mod ids;
 pub mod transport;
 pub mod wire;
+pub mod runtime;

@@ -183,3 +183,16 @@ mod tests {
         assert!(parse_expires_at("tomorrow").is_err());
     }
 }
+
+/// §9.8.1 a provisioned credential.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credential {
+    pub id: String,
+    pub scheme: String,
+    pub value: String,
+    pub endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<serde_json::Value>,
+}

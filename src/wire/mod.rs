@@ -16,5 +16,5 @@ pub use envelope::{Envelope, PROTOCOL_VERSION};
 pub use error::{ErrorCode, ErrorPayload};
 pub use event::{EventBody, EventKind};
 pub use feature::Feature;
-pub use lease::{Budget, Lease, LeaseConstraints};
+pub use lease::{Budget, Credential, Lease, LeaseConstraints};
 pub use message::MessageType;

@@ -1,0 +1,102 @@
+//! Switchable faults in the reference runtime. Each one breaks one rule of
+//! the spec on purpose, so the test suite can prove every MUST case is able
+//! to fail (DEVELOPERS.md: "a test asserts something that can fail").
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+macro_rules! faults {
+    ($($variant:ident = $name:literal : $what:literal),* $(,)?) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Fault { $($variant),* }
+        impl Fault {
+            pub const ALL: &'static [Fault] = &[$(Fault::$variant),*];
+            pub fn name(self) -> &'static str { match self { $(Fault::$variant => $name),* } }
+            /// The rule this fault breaks, for `serve --list-faults` and reports.
+            pub fn describe(self) -> &'static str { match self { $(Fault::$variant => $what),* } }
+            pub fn parse(s: &str) -> Option<Fault> {
+                match s { $($name => Some(Fault::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+faults! {
+    SkipEventSeq = "skip-event-seq": "skips one event_seq number (§8.3 gap-free)",
+    RepeatEventSeq = "repeat-event-seq": "reuses an event_seq number (§8.3 strictly monotonic)",
+    KeepResumeToken = "keep-resume-token": "does not rotate the resume token (§6.3)",
+    NoReplayOnResume = "no-replay-on-resume": "does not replay buffered events on resume (§6.3)",
+    DropDetachedEvents = "drop-detached-events": "drops events emitted while the client is disconnected (§8.3)",
+    ResumeAnySeq = "resume-any-seq": "never answers RESUME_WINDOW_EXPIRED (§6.3)",
+    AcceptOldResumeToken = "accept-old-resume-token": "accepts a rotated-away resume token (§6.3)",
+    LeakCredentialsToSubscriber = "leak-credentials-to-subscriber": "sends credential values to other principals (§7.6, §14)",
+    IgnoreBudget = "ignore-budget": "never refuses an operation for budget (§9.6)",
+    NegativeCostDecrements = "negative-cost-decrements": "applies negative cost metrics (§9.6)",
+    BudgetNotDecremented = "budget-not-decremented": "does not decrement budget counters (§9.6)",
+    AcceptPastExpiresAt = "accept-past-expires-at": "accepts past or invalid expires_at (§9.5)",
+    IgnoreLeaseExpiry = "ignore-lease-expiry": "allows operations after expires_at (§9.5)",
+    RetryableExpiry = "retryable-expiry": "sends LEASE_EXPIRED and BUDGET_EXHAUSTED with retryable: true (§12)",
+    KillJobsOnHeartbeatLoss = "kill-jobs-on-heartbeat-loss": "terminates jobs when heartbeat is lost (§6.4)",
+    NoPong = "no-pong": "does not answer session.ping (§6.4)",
+    RejectUnknownFields = "reject-unknown-fields": "rejects unknown envelope fields (§5)",
+    IgnoreFeatureIntersection = "ignore-feature-intersection": "uses features the client did not negotiate (§6.2)",
+    AcceptBadToken = "accept-bad-token": "accepts any bearer token (§6.1)",
+    NoIdempotency = "no-idempotency": "creates a new job for a repeated idempotency key (§7.2)",
+    IgnoreDuplicateKey = "ignore-duplicate-key": "accepts a reused key with other parameters (§7.2)",
+    SubscriberCanCancel = "subscriber-can-cancel": "lets any session cancel a job (§7.4, §7.6)",
+    CrossPrincipalSubscribe = "cross-principal-subscribe": "lets other principals subscribe (§7.6, §14)",
+    ListJobsLeaks = "list-jobs-leaks": "lists other principals' jobs (§6.6)",
+    IgnoreAgentVersion = "ignore-agent-version": "runs the default version for an unknown version (§7.5)",
+    NoLeaseEnforcement = "no-lease-enforcement": "authorizes operations the lease does not cover (§9.3)",
+    NoModelCheck = "no-model-check": "allows any model (§9.7)",
+    MixInlineResult = "mix-inline-result": "puts an inline result after result chunks (§8.4)",
+    ChunksOutOfOrder = "chunks-out-of-order": "emits result chunks out of chunk_seq order (§8.4)",
+    DoubleTerminal = "double-terminal": "sends the terminal message twice (§7.3)",
+    NoTracePropagation = "no-trace-propagation": "drops the client's trace_id (§11)",
+    NoSubsetCheck = "no-subset-check": "accepts delegation that expands the lease (§9.4)",
+    CancelStatusError = "cancel-status-error": "reports a cancelled job with final_status error (§7.4)",
+    SilentOnInvalid = "silent-on-invalid": "ignores malformed frames instead of answering INVALID_REQUEST (§12)",
+    NoTimeout = "no-timeout": "ignores max_runtime_sec (§7.3)",
+    ReuseCredentialValue = "reuse-credential-value": "reuses one credential value across jobs (§9.8.2)",
+    NoSessionClosed = "no-session-closed": "does not answer session.close (§6.7)",
+    CloseKillsJobs = "close-kills-jobs": "cancels in-flight jobs on session.close (§6.7)",
+    NegativeProgress = "negative-progress": "emits progress with a negative current (§8.2.1)",
+    NoAgentVersionSuffix = "no-agent-version-suffix": "reports the agent without @version (§7.5)",
+    UnsubscribeIgnored = "unsubscribe-ignored": "keeps streaming after job.unsubscribe (§7.6)",
+    BadErrorShape = "bad-error-shape": "sends error payloads without retryable (§12)",
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The faults switched on in one runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Faults(BTreeSet<Fault>);
+
+impl Faults {
+    pub fn none() -> Self {
+        Faults::default()
+    }
+
+    pub fn with(mut self, f: Fault) -> Self {
+        self.0.insert(f);
+        self
+    }
+
+    pub fn on(&self, f: Fault) -> bool {
+        self.0.contains(&f)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+impl FromIterator<Fault> for Faults {
+    fn from_iter<I: IntoIterator<Item = Fault>>(iter: I) -> Self {
+        Faults(iter.into_iter().collect())
+    }
+}
