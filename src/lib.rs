@@ -5,8 +5,9 @@
 //! The peers it tests against live here too: the reference [`runtime`] and
 //! the reference [`client`].
 
+pub mod client;
 pub mod clock;
 pub mod ids;
+pub mod runtime;
 pub mod transport;
 pub mod wire;
-pub mod runtime;

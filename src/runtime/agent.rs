@@ -35,7 +35,11 @@ pub(crate) async fn run(
                     json!({"final_status": "success", "result": input}),
                 );
             }
-            _ => Conformance::new(rt.clone(), job_id.clone()).run(&input).await,
+            _ => {
+                Conformance::new(rt.clone(), job_id.clone())
+                    .run(&input)
+                    .await
+            }
         }
     };
     tokio::select! {
@@ -78,7 +82,11 @@ impl Conformance {
     }
 
     async fn run(&mut self, input: &Value) {
-        let steps = input.get("steps").and_then(Value::as_array).cloned().unwrap_or_default();
+        let steps = input
+            .get("steps")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for step in &steps {
             match self.step(step).await {
                 Flow::Next => {}
@@ -133,7 +141,9 @@ impl Conformance {
     fn progress(&self, step: &Value) {
         let current = step.get("current").and_then(Value::as_f64).unwrap_or(0.0);
         if current < 0.0 && !self.rt.fault(Fault::NegativeProgress) {
-            self.warn(format!("progress current {current} rejected: must be non-negative"));
+            self.warn(format!(
+                "progress current {current} rejected: must be non-negative"
+            ));
             return;
         }
         let mut body = json!({"current": step.get("current").cloned().unwrap_or(json!(0))});
@@ -147,14 +157,20 @@ impl Conformance {
 
     /// §9.6: a `cost.*` metric decrements the matching budget counter.
     fn cost(&self, step: &Value) {
-        let name = step.get("name").and_then(Value::as_str).unwrap_or("cost.inference");
+        let name = step
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("cost.inference");
         let value = step.get("value").and_then(Value::as_f64).unwrap_or(0.0);
         let unit = step.get("unit").and_then(Value::as_str).unwrap_or("USD");
         if value < 0.0 && !self.rt.fault(Fault::NegativeCostDecrements) {
             self.warn(format!("negative cost {value} {unit} rejected"));
             return;
         }
-        self.event(EventKind::Metric, json!({"name": name, "value": value, "unit": unit}));
+        self.event(
+            EventKind::Metric,
+            json!({"name": name, "value": value, "unit": unit}),
+        );
         if !name.starts_with("cost.") {
             return;
         }
@@ -202,7 +218,10 @@ impl Conformance {
         if let Some(budget) = &job.budget {
             if let Some((cur, _)) = budget.iter().find(|(_, v)| **v <= 0.0) {
                 if !self.rt.fault(Fault::IgnoreBudget) {
-                    return Err(expired(ErrorCode::BudgetExhausted, format!("{cur} budget exhausted")));
+                    return Err(expired(
+                        ErrorCode::BudgetExhausted,
+                        format!("{cur} budget exhausted"),
+                    ));
                 }
             }
         }
@@ -224,16 +243,29 @@ impl Conformance {
 
     /// Emit tool_call, check the lease, emit tool_result. LEASE_EXPIRED also
     /// ends the job (§9.5).
-    fn guarded(&mut self, tool: &str, args: Value, namespace: &str, resource: &str) -> Result<String, Flow> {
+    fn guarded(
+        &mut self,
+        tool: &str,
+        args: Value,
+        namespace: &str,
+        resource: &str,
+    ) -> Result<String, Flow> {
         self.calls += 1;
         let call_id = format!("call_{}", self.calls);
-        self.event(EventKind::ToolCall, json!({"tool": tool, "args": args, "call_id": call_id}));
+        self.event(
+            EventKind::ToolCall,
+            json!({"tool": tool, "args": args, "call_id": call_id}),
+        );
         match self.authorize(namespace, resource) {
             Ok(()) => Ok(call_id),
             Err(e) => {
                 self.event(EventKind::ToolResult, tool_result_error(&call_id, &e));
                 if e.code == ErrorCode::LeaseExpired.as_str() {
-                    self.rt.terminate(&self.job, ErrorCode::LeaseExpired, "lease expired during execution");
+                    self.rt.terminate(
+                        &self.job,
+                        ErrorCode::LeaseExpired,
+                        "lease expired during execution",
+                    );
                     return Err(Flow::Stop);
                 }
                 Err(Flow::Next)
@@ -245,14 +277,24 @@ impl Conformance {
         let (namespace, resource) = match step.get("capability").and_then(Value::as_str) {
             Some(ns) => (
                 ns.to_string(),
-                step.get("resource").and_then(Value::as_str).unwrap_or("").to_string(),
+                step.get("resource")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
             ),
             None => (
                 "tool.call".to_string(),
-                step.get("tool").and_then(Value::as_str).unwrap_or("").to_string(),
+                step.get("tool")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
             ),
         };
-        let tool = step.get("tool").and_then(Value::as_str).unwrap_or(&namespace).to_string();
+        let tool = step
+            .get("tool")
+            .and_then(Value::as_str)
+            .unwrap_or(&namespace)
+            .to_string();
         let mut args = step.get("args").cloned().unwrap_or(json!({}));
         if step.get("capability").is_some() {
             args["resource"] = json!(resource);
@@ -260,7 +302,10 @@ impl Conformance {
         match self.guarded(&tool, args, &namespace, &resource) {
             Ok(call_id) => {
                 let result = step.get("result").cloned().unwrap_or(json!({"ok": true}));
-                self.event(EventKind::ToolResult, json!({"call_id": call_id, "result": result}));
+                self.event(
+                    EventKind::ToolResult,
+                    json!({"call_id": call_id, "result": result}),
+                );
                 if let Some(cost) = step.get("cost") {
                     self.cost(cost);
                 }
@@ -272,10 +317,17 @@ impl Conformance {
 
     /// §9.7: model invocation is checked against `model.use`.
     async fn model(&mut self, step: &Value) -> Flow {
-        let model = step.get("model").and_then(Value::as_str).unwrap_or("").to_string();
+        let model = step
+            .get("model")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         match self.guarded("model.invoke", json!({"model": model}), "model.use", &model) {
             Ok(call_id) => {
-                self.event(EventKind::ToolResult, json!({"call_id": call_id, "result": {"model": model, "text": "ok"}}));
+                self.event(
+                    EventKind::ToolResult,
+                    json!({"call_id": call_id, "result": {"model": model, "text": "ok"}}),
+                );
                 if let Some(cost) = step.get("cost") {
                     self.cost(cost);
                 }
@@ -287,7 +339,11 @@ impl Conformance {
 
     /// §10, §9.4: start a sub-job with a lease that must be a subset.
     async fn delegate(&mut self, step: &Value) -> Flow {
-        let agent = step.get("agent").and_then(Value::as_str).unwrap_or(ECHO).to_string();
+        let agent = step
+            .get("agent")
+            .and_then(Value::as_str)
+            .unwrap_or(ECHO)
+            .to_string();
         let child_lease: lease::Lease = step
             .get("lease")
             .and_then(|l| serde_json::from_value(l.clone()).ok())
@@ -308,7 +364,9 @@ impl Conformance {
             let mut v = lease::subset_violation(&job.lease, &remaining, &child_lease);
             if let (Some(c), Some(p)) = (&child_expiry, job.expires_at) {
                 match lease::parse_expires_at(c) {
-                    Ok(t) if t > p => v = v.or(Some("child expires_at is later than the parent's".into())),
+                    Ok(t) if t > p => {
+                        v = v.or(Some("child expires_at is later than the parent's".into()))
+                    }
                     Err(e) => v = v.or(Some(e)),
                     _ => {}
                 }
@@ -323,12 +381,26 @@ impl Conformance {
             self.event(EventKind::ToolResult, tool_result_error(&call_id, &e));
             return Flow::Next;
         }
-        let child = self.spawn_child(&agent, child_lease, child_expiry, step.get("input").cloned().unwrap_or(Value::Null));
-        self.event(EventKind::ToolResult, json!({"call_id": call_id, "result": {"child_job_id": child}}));
+        let child = self.spawn_child(
+            &agent,
+            child_lease,
+            child_expiry,
+            step.get("input").cloned().unwrap_or(Value::Null),
+        );
+        self.event(
+            EventKind::ToolResult,
+            json!({"call_id": call_id, "result": {"child_job_id": child}}),
+        );
         Flow::Next
     }
 
-    fn spawn_child(&self, agent: &str, child_lease: lease::Lease, child_expiry: Option<String>, input: Value) -> String {
+    fn spawn_child(
+        &self,
+        agent: &str,
+        child_lease: lease::Lease,
+        child_expiry: Option<String>,
+        input: Value,
+    ) -> String {
         let rt = &self.rt;
         let child_id = crate::ids::job_id();
         let (cancel, cancel_rx) = watch::channel(false);
@@ -336,7 +408,9 @@ impl Conformance {
         let parent = st.jobs.get(&self.job).expect("running job exists");
         // §9.4: the child's effective expiry is min(child, parent).
         let parent_exp = parent.expires_at;
-        let child_exp = child_expiry.as_deref().and_then(|c| lease::parse_expires_at(c).ok());
+        let child_exp = child_expiry
+            .as_deref()
+            .and_then(|c| lease::parse_expires_at(c).ok());
         let expires_at = match (child_exp, parent_exp) {
             (Some(c), Some(p)) => Some(c.min(p)),
             (c, p) => c.or(p),
@@ -347,7 +421,11 @@ impl Conformance {
         let budget = lease::budget_of(&child_lease).and_then(Result::ok);
         let needs_cred = !parent.credentials.is_empty()
             && (child_lease.contains_key("model.use") || child_lease.contains_key("cost.budget"));
-        let (session_id, principal, trace_id) = (parent.session_id.clone(), parent.principal.clone(), parent.trace_id.clone());
+        let (session_id, principal, trace_id) = (
+            parent.session_id.clone(),
+            parent.principal.clone(),
+            parent.trace_id.clone(),
+        );
         let version = rt
             .config()
             .agents
@@ -361,7 +439,11 @@ impl Conformance {
             vec![]
         };
         let created_at = rt.now_ts();
-        st.jobs.get_mut(&self.job).unwrap().children.push(child_id.clone());
+        st.jobs
+            .get_mut(&self.job)
+            .unwrap()
+            .children
+            .push(child_id.clone());
         st.jobs.insert(
             child_id.clone(),
             super::state::JobState {
@@ -403,11 +485,20 @@ impl Conformance {
 
     /// §8.4: stream the result as chunks; `finish` then references it.
     fn chunks(&self, step: &Value) {
-        let encoding = step.get("encoding").and_then(Value::as_str).unwrap_or("utf8").to_string();
+        let encoding = step
+            .get("encoding")
+            .and_then(Value::as_str)
+            .unwrap_or("utf8")
+            .to_string();
         let mut chunks: Vec<String> = step
             .get("chunks")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect()
+            })
             .unwrap_or_default();
         if chunks.is_empty() {
             return;
@@ -417,7 +508,10 @@ impl Conformance {
         {
             let mut st = self.rt.lock();
             let job = st.jobs.get_mut(&self.job).expect("running job exists");
-            let rid = job.result_id.get_or_insert_with(crate::ids::result_id).clone();
+            let rid = job
+                .result_id
+                .get_or_insert_with(crate::ids::result_id)
+                .clone();
             let n = chunks.len();
             for (i, data) in chunks.drain(..).enumerate() {
                 let size = if encoding == "base64" {
@@ -452,8 +546,12 @@ impl Conformance {
     fn rotate(&self) {
         let (id, value) = {
             let mut st = self.rt.lock();
-            let Some(job) = st.jobs.get_mut(&self.job) else { return };
-            let Some(cred) = job.credentials.first_mut() else { return };
+            let Some(job) = st.jobs.get_mut(&self.job) else {
+                return;
+            };
+            let Some(cred) = job.credentials.first_mut() else {
+                return;
+            };
             let old = std::mem::replace(&mut cred.id, crate::ids::credential_id());
             cred.value = crate::ids::credential_value();
             let (id, value) = (cred.id.clone(), cred.value.clone());
@@ -480,7 +578,10 @@ impl Conformance {
             Some(rid) => {
                 payload["result_id"] = json!(rid);
                 payload["result_size"] = json!(size);
-                payload["summary"] = step.get("summary").cloned().unwrap_or(json!("streamed result"));
+                payload["summary"] = step
+                    .get("summary")
+                    .cloned()
+                    .unwrap_or(json!("streamed result"));
                 if self.rt.fault(Fault::MixInlineResult) {
                     payload["result"] = result;
                 }

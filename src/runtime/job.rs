@@ -15,12 +15,17 @@ pub fn parse_agent(s: &str) -> Option<(String, Option<String>)> {
         Some((n, v)) => (n, Some(v)),
         None => (s, None),
     };
-    let name_ok = name.bytes().next().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    let name_ok = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     let version_ok = version.is_none_or(|v| {
-        !v.is_empty() && v.bytes().all(|b| b.is_ascii_alphanumeric() || b".+_-".contains(&b))
+        !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".+_-".contains(&b))
     });
     (name_ok && version_ok).then(|| (name.to_string(), version.map(String::from)))
 }
@@ -73,7 +78,10 @@ impl Runtime {
     pub(crate) fn submit(&self, sid: &str, env: &Envelope) -> Result<(), Refusal> {
         let p = &env.payload;
         let Some(agent_ref) = p.get("agent").and_then(Value::as_str) else {
-            return refuse(ErrorCode::InvalidRequest, "job.submit needs a string `agent`");
+            return refuse(
+                ErrorCode::InvalidRequest,
+                "job.submit needs a string `agent`",
+            );
         };
         let Some((name, version)) = parse_agent(agent_ref) else {
             return refuse(
@@ -131,10 +139,7 @@ impl Runtime {
             Some(v) => match serde_json::from_value(v.clone()) {
                 Ok(c) => Some(c),
                 Err(e) => {
-                    return refuse(
-                        ErrorCode::InvalidRequest,
-                        format!("lease_constraints: {e}"),
-                    )
+                    return refuse(ErrorCode::InvalidRequest, format!("lease_constraints: {e}"))
                 }
             },
         };
@@ -175,7 +180,12 @@ impl Runtime {
         let key = match p.get("idempotency_key") {
             None | Some(Value::Null) => None,
             Some(Value::String(k)) => Some(k.clone()),
-            Some(_) => return refuse(ErrorCode::InvalidRequest, "idempotency_key must be a string"),
+            Some(_) => {
+                return refuse(
+                    ErrorCode::InvalidRequest,
+                    "idempotency_key must be a string",
+                )
+            }
         };
         let input = p.get("input").cloned().unwrap_or(Value::Null);
         let fingerprint = json!([
@@ -212,7 +222,10 @@ impl Runtime {
             }
         }
         let job_id = crate::ids::job_id();
-        let credentials = if st.sessions.get(sid).is_some_and(|s| s.has(Feature::ProvisionedCredentials))
+        let credentials = if st
+            .sessions
+            .get(sid)
+            .is_some_and(|s| s.has(Feature::ProvisionedCredentials))
             && (lease.contains_key("model.use") || lease.contains_key("cost.budget"))
         {
             vec![self.issue_credential(&mut st, &lease, constraints.as_ref())]
@@ -349,7 +362,10 @@ impl Runtime {
             .and_then(Value::as_str)
             .map(String::from)
             .or_else(|| env.job_id.clone())
-            .map_or_else(|| refuse(ErrorCode::InvalidRequest, "job_id is required"), Ok)
+            .map_or_else(
+                || refuse(ErrorCode::InvalidRequest, "job_id is required"),
+                Ok,
+            )
     }
 
     fn may_observe(&self, principal: &str, job: &JobState) -> bool {
@@ -361,7 +377,11 @@ impl Runtime {
         let principal = self.session_principal(sid);
         {
             let st = self.lock();
-            let Some(job) = st.jobs.get(&job_id).filter(|j| self.may_observe(&principal, j)) else {
+            let Some(job) = st
+                .jobs
+                .get(&job_id)
+                .filter(|j| self.may_observe(&principal, j))
+            else {
                 return refuse(ErrorCode::JobNotFound, format!("no job `{job_id}`"));
             };
             if job.session_id != sid && !self.fault(Fault::SubscriberCanCancel) {
@@ -373,10 +393,13 @@ impl Runtime {
             if job.terminal {
                 return refuse(ErrorCode::InvalidRequest, "job is already terminal");
             }
-            let ack = Envelope::new(MessageType::JobCancelled.as_str(), json!({"job_id": job_id}))
-                .session(sid)
-                .job(&job_id)
-                .trace(Some(job.trace_id.clone()));
+            let ack = Envelope::new(
+                MessageType::JobCancelled.as_str(),
+                json!({"job_id": job_id}),
+            )
+            .session(sid)
+            .job(&job_id)
+            .trace(Some(job.trace_id.clone()));
             if let Some(s) = st.sessions.get(sid) {
                 s.send(ack.encode());
             }
@@ -394,11 +417,20 @@ impl Runtime {
         let Some(job_id) = env.payload.get("job_id").and_then(Value::as_str) else {
             return refuse(ErrorCode::InvalidRequest, "job.subscribe needs job_id");
         };
-        let history = env.payload.get("history").and_then(Value::as_bool).unwrap_or(false);
+        let history = env
+            .payload
+            .get("history")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let from = match env.payload.get("from_event_seq") {
             None | Some(Value::Null) => 0,
             Some(v) => v.as_u64().map_or_else(
-                || refuse(ErrorCode::InvalidRequest, "from_event_seq must be a non-negative integer"),
+                || {
+                    refuse(
+                        ErrorCode::InvalidRequest,
+                        "from_event_seq must be a non-negative integer",
+                    )
+                },
                 Ok,
             )?,
         };
@@ -408,7 +440,10 @@ impl Runtime {
             return refuse(ErrorCode::JobNotFound, format!("no job `{job_id}`"));
         };
         let same = job.principal == principal;
-        if !same && !self.config().cross_principal_observe && !self.fault(Fault::CrossPrincipalSubscribe) {
+        if !same
+            && !self.config().cross_principal_observe
+            && !self.fault(Fault::CrossPrincipalSubscribe)
+        {
             return refuse(
                 ErrorCode::PermissionDenied,
                 "this principal may not observe that job",
@@ -433,7 +468,10 @@ impl Runtime {
         let mut payload = self.authority_descriptor(job);
         payload["subscribed_from"] = json!(job.last_event_seq());
         payload["replayed"] = json!(!replay.is_empty());
-        if (same || self.fault(Fault::LeakCredentialsToSubscriber)) && !job.terminal && !job.credentials.is_empty() {
+        if (same || self.fault(Fault::LeakCredentialsToSubscriber))
+            && !job.terminal
+            && !job.credentials.is_empty()
+        {
             payload["credentials"] = json!(job.credentials);
         }
         let trace = self.job_trace(job);
@@ -446,11 +484,17 @@ impl Runtime {
             s.send(ack.encode());
         }
         for (kind, p) in replay {
-            let env = Envelope::new(kind.as_str(), p).job(job_id).trace(trace.clone());
+            let env = Envelope::new(kind.as_str(), p)
+                .job(job_id)
+                .trace(trace.clone());
             st.deliver(self, sid, env);
         }
         if live {
-            st.jobs.get_mut(job_id).unwrap().subscribers.insert(sid.to_string());
+            st.jobs
+                .get_mut(job_id)
+                .unwrap()
+                .subscribers
+                .insert(sid.to_string());
             if let Some(s) = st.sessions.get_mut(sid) {
                 s.subscriptions.insert(job_id.to_string());
             }
@@ -498,15 +542,30 @@ impl Runtime {
         let statuses: Option<Vec<String>> = match filter.get("status") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(vec![s.clone()]),
-            Some(Value::Array(a)) => Some(a.iter().filter_map(Value::as_str).map(String::from).collect()),
-            Some(_) => return refuse(ErrorCode::InvalidRequest, "filter.status must be a list of strings"),
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(String::from)
+                    .collect(),
+            ),
+            Some(_) => {
+                return refuse(
+                    ErrorCode::InvalidRequest,
+                    "filter.status must be a list of strings",
+                )
+            }
         };
         let agent = filter.get("agent").and_then(Value::as_str);
         let after = match filter.get("created_after").and_then(Value::as_str) {
             None => None,
             Some(s) => match chrono::DateTime::parse_from_rfc3339(s) {
                 Ok(t) => Some(t.with_timezone(&chrono::Utc)),
-                Err(_) => return refuse(ErrorCode::InvalidRequest, "filter.created_after is not a timestamp"),
+                Err(_) => {
+                    return refuse(
+                        ErrorCode::InvalidRequest,
+                        "filter.created_after is not a timestamp",
+                    )
+                }
             },
         };
         let max = self.config().list_page_max;
@@ -514,12 +573,20 @@ impl Runtime {
             None | Some(Value::Null) => max,
             Some(v) => match v.as_u64() {
                 Some(n) if n > 0 => (n as usize).min(max),
-                _ => return refuse(ErrorCode::InvalidRequest, "limit must be a positive integer"),
+                _ => {
+                    return refuse(
+                        ErrorCode::InvalidRequest,
+                        "limit must be a positive integer",
+                    )
+                }
             },
         };
         let offset = match p.get("cursor") {
             None | Some(Value::Null) => 0,
-            Some(Value::String(c)) => match c.strip_prefix("c").and_then(|n| n.parse::<usize>().ok()) {
+            Some(Value::String(c)) => match c
+                .strip_prefix("c")
+                .and_then(|n| n.parse::<usize>().ok())
+            {
                 Some(n) => n,
                 None => return refuse(ErrorCode::InvalidRequest, format!("unknown cursor `{c}`")),
             },
@@ -535,7 +602,9 @@ impl Runtime {
             .filter(|j| leak || self.may_observe(&principal, j))
             .filter(|j| statuses.as_ref().is_none_or(|s| s.contains(&j.status)))
             .filter(|j| {
-                agent.is_none_or(|a| a == j.agent_name || a == format!("{}@{}", j.agent_name, j.agent_version))
+                agent.is_none_or(|a| {
+                    a == j.agent_name || a == format!("{}@{}", j.agent_name, j.agent_version)
+                })
             })
             .filter(|j| {
                 after.is_none_or(|t| {

@@ -131,11 +131,7 @@ impl Connection {
         let Some(sid) = &self.session else {
             return false;
         };
-        self.rt
-            .lock()
-            .sessions
-            .get(sid)
-            .is_some_and(|s| s.has(f))
+        self.rt.lock().sessions.get(sid).is_some_and(|s| s.has(f))
     }
 
     /// How often the loop wakes for heartbeat and hello-timeout checks.
@@ -144,7 +140,11 @@ impl Connection {
         if self.has(Feature::Heartbeat) {
             hb / 4
         } else {
-            self.rt.config().hello_timeout.min(Duration::from_secs(3600)) / 4
+            self.rt
+                .config()
+                .hello_timeout
+                .min(Duration::from_secs(3600))
+                / 4
         }
     }
 
@@ -159,7 +159,11 @@ impl Connection {
             chrono::Duration::from_std(self.rt.config().heartbeat_interval).unwrap_or_default();
         if now - self.last_rx >= interval * 2 {
             self.heartbeat_lost = true;
-            self.error(ErrorCode::HeartbeatLost, "no traffic for two heartbeat intervals", None);
+            self.error(
+                ErrorCode::HeartbeatLost,
+                "no traffic for two heartbeat intervals",
+                None,
+            );
             return Next::Close;
         }
         let last_tx = *self.last_tx.lock().unwrap();
@@ -218,7 +222,13 @@ impl Connection {
         if self.rt.fault(Fault::RejectUnknownFields) {
             if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(text) {
                 const KNOWN: &[&str] = &[
-                    "arcp", "id", "type", "session_id", "trace_id", "job_id", "event_seq",
+                    "arcp",
+                    "id",
+                    "type",
+                    "session_id",
+                    "trace_id",
+                    "job_id",
+                    "event_seq",
                     "payload",
                 ];
                 if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
@@ -309,12 +319,9 @@ impl Connection {
             }
             MessageType::SessionPong => Ok(()),
             MessageType::SessionAck => self.ack(&sid, &env),
-            MessageType::SessionListJobs => self
-                .rt
-                .list_jobs(&sid, &env)
-                .map(|payload| {
-                    self.send(Envelope::new(MessageType::SessionJobs.as_str(), payload).session(&sid))
-                }),
+            MessageType::SessionListJobs => self.rt.list_jobs(&sid, &env).map(|payload| {
+                self.send(Envelope::new(MessageType::SessionJobs.as_str(), payload).session(&sid))
+            }),
             MessageType::SessionClose => return self.close(&sid),
             MessageType::JobSubmit => self.rt.submit(&sid, &env),
             MessageType::JobCancel => self.rt.cancel(&sid, &env),
@@ -329,7 +336,11 @@ impl Connection {
     }
 
     fn ack(&self, sid: &str, env: &Envelope) -> Result<(), Refusal> {
-        let Some(seq) = env.payload.get("last_processed_seq").and_then(Value::as_u64) else {
+        let Some(seq) = env
+            .payload
+            .get("last_processed_seq")
+            .and_then(Value::as_u64)
+        else {
             return refuse(
                 ErrorCode::InvalidRequest,
                 "session.ack needs a non-negative integer last_processed_seq",
@@ -354,7 +365,8 @@ impl Connection {
                 .map(|j| j.id.clone())
                 .collect();
             for j in jobs {
-                self.rt.terminate(&j, ErrorCode::Cancelled, "session closed");
+                self.rt
+                    .terminate(&j, ErrorCode::Cancelled, "session closed");
             }
         }
         if self.rt.fault(Fault::NoSessionClosed) {
@@ -489,7 +501,9 @@ impl Connection {
         let found = st
             .sessions
             .values()
-            .find(|s| s.resume_token == token || (accept_old && s.old_tokens.iter().any(|t| t == token)))
+            .find(|s| {
+                s.resume_token == token || (accept_old && s.old_tokens.iter().any(|t| t == token))
+            })
             .map(|s| s.id.clone());
         let Some(sid) = found else {
             drop(st);
@@ -502,8 +516,7 @@ impl Connection {
         };
         st.collect_garbage(&rt, &sid);
         let s = st.sessions.get_mut(&sid).expect("found above");
-        let covered = last >= s.last_seq
-            || s.buffer.front().is_some_and(|b| b.seq <= last + 1);
+        let covered = last >= s.last_seq || s.buffer.front().is_some_and(|b| b.seq <= last + 1);
         if !covered && !rt.fault(Fault::ResumeAnySeq) {
             drop(st);
             self.error(
