@@ -9,5 +9,6 @@ pub mod client;
 pub mod clock;
 pub mod ids;
 pub mod runtime;
+pub mod schema;
 pub mod transport;
 pub mod wire;
