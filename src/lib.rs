@@ -12,3 +12,7 @@ pub mod runtime;
 pub mod schema;
 pub mod transport;
 pub mod wire;
+pub mod checks;
+pub mod redact;
+pub mod verdict;
+pub mod profile;

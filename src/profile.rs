@@ -1,0 +1,176 @@
+//! Target profiles: how to reach an implementation and the few facts the
+//! wire cannot tell (which tokens to use, which agent plays which role, the
+//! time scale it runs at, and dialect choices where the spec is silent).
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// Display name of the implementation (report column header).
+    #[serde(default = "default_name")]
+    pub name: String,
+    /// Command (stdio) or `ws://` URL; `--target` overrides it.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// With a `ws://` target: a command that starts the server first.
+    #[serde(default)]
+    pub command: Option<String>,
+    #[serde(default)]
+    pub tokens: Tokens,
+    #[serde(default)]
+    pub agents: Agents,
+    /// Protocol seconds per wall second the target runs at (1 = real time).
+    #[serde(default = "one")]
+    pub time_scale: f64,
+    #[serde(default)]
+    pub dialect: Dialect,
+}
+
+fn default_name() -> String {
+    "target".into()
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// Bearer tokens for the principals cases use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    /// First principal.
+    pub alice: String,
+    /// A second token of the same principal (a second session of alice).
+    pub alice2: Option<String>,
+    /// A different principal.
+    pub bob: Option<String>,
+    /// A token the target must reject.
+    pub invalid: String,
+}
+
+impl Default for Tokens {
+    fn default() -> Self {
+        use crate::runtime::*;
+        Tokens {
+            alice: TOKEN_ALICE.into(),
+            alice2: Some(TOKEN_ALICE_2.into()),
+            bob: Some(TOKEN_BOB.into()),
+            invalid: TOKEN_INVALID.into(),
+        }
+    }
+}
+
+impl Tokens {
+    pub fn for_principal(&self, alias: &str) -> Option<String> {
+        match alias {
+            "alice" => Some(self.alice.clone()),
+            "alice2" => self.alice2.clone(),
+            "bob" => self.bob.clone(),
+            "invalid" => Some(self.invalid.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Which advertised agent plays which role.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agents {
+    pub conformance: Option<String>,
+    pub echo: Option<String>,
+}
+
+impl Default for Agents {
+    fn default() -> Self {
+        Agents {
+            conformance: Some(crate::runtime::agent::CONFORMANCE.into()),
+            echo: Some(crate::runtime::agent::ECHO.into()),
+        }
+    }
+}
+
+/// Choices where the spec is ambiguous or silent. Every case that relied on
+/// a non-default choice says so in its verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dialect {
+    /// `arcp` envelope value to send.
+    pub arcp_version: String,
+    /// How resume is spelled: `message` (session.resume, §6.3) or `hello`
+    /// (a `resume` object inside session.hello).
+    pub resume: ResumeDialect,
+    /// Close request / answer types.
+    pub close: String,
+    pub closed: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResumeDialect {
+    Message,
+    Hello,
+}
+
+impl Default for Dialect {
+    fn default() -> Self {
+        Dialect {
+            arcp_version: crate::wire::PROTOCOL_VERSION.into(),
+            resume: ResumeDialect::Message,
+            close: "session.close".into(),
+            closed: "session.closed".into(),
+        }
+    }
+}
+
+impl Dialect {
+    /// Human notes for every point where this dialect departs from the spec's spelling.
+    pub fn deviations(&self) -> Vec<String> {
+        let spec = Dialect::default();
+        let mut out = vec![];
+        if self.arcp_version != spec.arcp_version {
+            out.push(format!("envelope arcp `{}` instead of `{}`", self.arcp_version, spec.arcp_version));
+        }
+        if self.resume != spec.resume {
+            out.push("resume via session.hello.payload.resume instead of session.resume".into());
+        }
+        if self.close != spec.close || self.closed != spec.closed {
+            out.push(format!("close as `{}`/`{}` instead of session.close/session.closed", self.close, self.closed));
+        }
+        out
+    }
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            name: default_name(),
+            target: None,
+            command: None,
+            tokens: Tokens::default(),
+            agents: Agents::default(),
+            time_scale: 1.0,
+            dialect: Dialect::default(),
+        }
+    }
+}
+
+impl Profile {
+    pub fn load(path: &Path) -> Result<Profile, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read profile: {e}", path.display()))?;
+        let p: Profile = serde_yaml_ng::from_str(&text).map_err(|e| match e.location() {
+            Some(l) => format!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
+            None => format!("{}: {e}", path.display()),
+        })?;
+        if !(p.time_scale > 0.0 && p.time_scale.is_finite()) {
+            return Err(format!("{}: time_scale must be a positive number", path.display()));
+        }
+        Ok(p)
+    }
+
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).unwrap_or_default()
+    }
+}

@@ -1,0 +1,206 @@
+//! Verdicts and the evidence behind them.
+
+use serde::Serialize;
+use std::fmt;
+use std::time::Duration;
+
+/// A case's result. Order is severity for summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Verdict {
+    #[serde(rename = "PASS")]
+    Pass,
+    /// Implementation-defined behaviour worth reporting (a MAY not taken).
+    #[serde(rename = "INFO")]
+    Info,
+    /// The case needs a feature the target did not negotiate.
+    #[serde(rename = "N/A")]
+    NotApplicable,
+    /// A prerequisite case failed; the root cause is reported there.
+    #[serde(rename = "BLOCKED")]
+    Blocked,
+    /// A SHOULD was violated.
+    #[serde(rename = "WARN")]
+    Warn,
+    /// The feature was negotiated but a fixture the case needs is missing.
+    #[serde(rename = "UNTESTABLE")]
+    Untestable,
+    /// A MUST was violated.
+    #[serde(rename = "FAIL")]
+    Fail,
+    /// The target crashed, hung or broke the transport, or the harness failed.
+    #[serde(rename = "ERROR")]
+    Error,
+}
+
+impl Verdict {
+    pub const ALL: &'static [Verdict] = &[
+        Verdict::Pass,
+        Verdict::Fail,
+        Verdict::Warn,
+        Verdict::Info,
+        Verdict::NotApplicable,
+        Verdict::Untestable,
+        Verdict::Blocked,
+        Verdict::Error,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Warn => "WARN",
+            Verdict::Info => "INFO",
+            Verdict::NotApplicable => "N/A",
+            Verdict::Untestable => "UNTESTABLE",
+            Verdict::Blocked => "BLOCKED",
+            Verdict::Error => "ERROR",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Verdict> {
+        Verdict::ALL.iter().copied().find(|v| v.label().eq_ignore_ascii_case(s))
+    }
+
+    /// Does this verdict fail the run? WARN only with `--strict`.
+    pub fn fails_run(self, strict: bool) -> bool {
+        match self {
+            Verdict::Fail | Verdict::Error | Verdict::Untestable => true,
+            Verdict::Warn => strict,
+            _ => false,
+        }
+    }
+
+    /// The verdict a violated requirement of this level gets.
+    pub fn for_level(level: Level) -> Verdict {
+        match level {
+            Level::Must => Verdict::Fail,
+            Level::Should => Verdict::Warn,
+            Level::May => Verdict::Info,
+        }
+    }
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// RFC 2119 requirement level of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+pub enum Level {
+    #[serde(rename = "MUST")]
+    Must,
+    #[serde(rename = "SHOULD")]
+    Should,
+    #[serde(rename = "MAY")]
+    May,
+}
+
+impl Level {
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// Who an ERROR is attributed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Target,
+    Harness,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// Harness to target.
+    Out,
+    /// Target to harness.
+    In,
+    /// A harness note (connect, drop, timeout).
+    Note,
+}
+
+/// One line of a case's wire log. Text is already redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct WireEntry {
+    /// Milliseconds since the case started.
+    pub t_ms: f64,
+    pub session: String,
+    pub dir: Direction,
+    pub text: String,
+}
+
+impl fmt::Display for WireEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let arrow = match self.dir {
+            Direction::Out => "->",
+            Direction::In => "<-",
+            Direction::Note => "--",
+        };
+        write!(f, "{:>9.1}ms {} [{}] {}", self.t_ms, arrow, self.session, self.text)
+    }
+}
+
+/// The result of one case, with everything needed to act on it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    pub verdict: Verdict,
+    /// One line saying why.
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actual: Option<String>,
+    /// The case file line of the step that decided the verdict.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+    /// Non-spec dialect choices this case relied on (reported, never hidden).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dialect: Vec<String>,
+    #[serde(with = "duration_ms")]
+    pub duration: Duration,
+    pub wire: Vec<WireEntry>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stderr: String,
+}
+
+impl Outcome {
+    pub fn new(verdict: Verdict, reason: impl Into<String>) -> Outcome {
+        Outcome {
+            verdict,
+            reason: reason.into(),
+            expected: None,
+            actual: None,
+            step_line: None,
+            origin: None,
+            dialect: vec![],
+            duration: Duration::ZERO,
+            wire: vec![],
+            stderr: String::new(),
+        }
+    }
+
+    pub fn pass() -> Outcome {
+        Outcome::new(Verdict::Pass, "")
+    }
+}
+
+mod duration_ms {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+}
