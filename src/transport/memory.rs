@@ -31,7 +31,9 @@ async fn pump(mut rx: mpsc::Receiver<String>, tx: mpsc::Sender<Inbound>, cap: us
             return;
         }
     }
-    let _ = tx.send(Inbound::Closed("peer closed the connection".into())).await;
+    let _ = tx
+        .send(Inbound::Closed("peer closed the connection".into()))
+        .await;
 }
 
 #[cfg(test)]
@@ -64,6 +66,9 @@ mod tests {
     async fn recv_times_out() {
         let (_a, mut b) = pair(1024);
         let r = b.recv(Duration::from_millis(20)).await;
-        assert!(matches!(r, Err(crate::transport::TransportError::Timeout(_))));
+        assert!(matches!(
+            r,
+            Err(crate::transport::TransportError::Timeout(_))
+        ));
     }
 }

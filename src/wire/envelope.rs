@@ -37,7 +37,10 @@ pub enum DecodeError {
     #[error("frame is not a JSON object")]
     NotObject,
     #[error("envelope field `{field}`: {problem}")]
-    Field { field: &'static str, problem: String },
+    Field {
+        field: &'static str,
+        problem: String,
+    },
 }
 
 impl Envelope {

@@ -53,7 +53,10 @@ impl Feature {
     }
 
     pub fn all_names() -> Vec<String> {
-        Feature::ALL.iter().map(|f| f.as_str().to_string()).collect()
+        Feature::ALL
+            .iter()
+            .map(|f| f.as_str().to_string())
+            .collect()
     }
 }
 

@@ -104,7 +104,11 @@ pub fn budget_of(lease: &Lease) -> Option<Result<Budget, String>> {
 }
 
 /// Why a delegated lease is not a subset of its parent (§9.4), if it is not.
-pub fn subset_violation(parent: &Lease, parent_remaining: &Budget, child: &Lease) -> Option<String> {
+pub fn subset_violation(
+    parent: &Lease,
+    parent_remaining: &Budget,
+    child: &Lease,
+) -> Option<String> {
     for (ns, patterns) in child {
         if ns == "cost.budget" {
             for a in patterns {
@@ -170,7 +174,10 @@ mod tests {
     #[test]
     fn amounts() {
         assert_eq!(parse_amount("USD:5.00"), Some(("USD".into(), 5.0)));
-        assert_eq!(parse_amount("credits:1000"), Some(("credits".into(), 1000.0)));
+        assert_eq!(
+            parse_amount("credits:1000"),
+            Some(("credits".into(), 1000.0))
+        );
         assert_eq!(parse_amount("USD:-1"), None);
         assert_eq!(parse_amount("USD:1."), None);
         assert_eq!(parse_amount("USD"), None);
