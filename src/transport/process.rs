@@ -96,10 +96,11 @@ impl SpawnOptions {
     }
 }
 
-/// Human wording of an exit status: "exit status 3", "signal 9 (SIGKILL)".
+/// Human wording of an exit status: "exited with status 3",
+/// "was killed by signal 9 (SIGKILL)".
 pub fn describe_status(status: &ExitStatus) -> String {
     if let Some(code) = status.code() {
-        return format!("exit status {code}");
+        return format!("exited with status {code}");
     }
     match status.signal() {
         Some(sig) => {
@@ -113,7 +114,7 @@ pub fn describe_status(status: &ExitStatus) -> String {
                 libc::SIGTERM => " (SIGTERM)",
                 _ => "",
             };
-            format!("signal {sig}{name}")
+            format!("was killed by signal {sig}{name}")
         }
         None => status.to_string(),
     }
@@ -194,7 +195,7 @@ impl ProcessWatch {
         self.tail.lock().unwrap_or_else(|e| e.into_inner()).text()
     }
 
-    /// "exit status 3" / "signal 9 (SIGKILL)", if the process has exited.
+    /// "exited with status 3" / "was killed by signal 9 (SIGKILL)", once it has exited.
     pub fn exit_status(&self) -> Option<String> {
         self.status().as_ref().map(describe_status)
     }
@@ -238,7 +239,7 @@ impl ProcessGuard {
         self.watch.status()
     }
 
-    /// "exit status 3" / "signal 9 (SIGKILL)", if the target has exited.
+    /// "exited with status 3" / "was killed by signal 9 (SIGKILL)", once it has exited.
     pub fn exit_status(&self) -> Option<String> {
         self.watch.exit_status()
     }
@@ -460,7 +461,7 @@ pub(crate) mod tests {
         assert_eq!(status.code(), Some(3));
         w.wait_output(Duration::from_secs(1)).await;
         assert_eq!(guard.stderr_tail(), "oops ws://x\n");
-        assert_eq!(guard.exit_status().as_deref(), Some("exit status 3"));
+        assert_eq!(guard.exit_status().as_deref(), Some("exited with status 3"));
     }
 
     #[tokio::test]
