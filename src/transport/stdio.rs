@@ -407,6 +407,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn shutdown_closes_stdin_and_collects_the_status() {
+        let _l = SPAWN_LOCK.read().await;
+        let c = connect("cat", &opts(1024)).await.unwrap();
+        c.send("bye".into()).await.unwrap();
+        let status = c.shutdown(T).await.unwrap();
+        assert_eq!(status.code(), Some(0));
+        // A target that ignores EOF is killed once the grace period is over.
+        let c = connect("exec sleep 1000", &opts(1024)).await.unwrap();
+        let started = std::time::Instant::now();
+        let status = c.shutdown(Duration::from_millis(200)).await.unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
     async fn early_exit_reports_status_and_stderr() {
         let _l = SPAWN_LOCK.read().await;
         let mut c = connect("echo 'bad config' >&2; exit 3", &opts(1024))
