@@ -424,6 +424,57 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
     }
 
+    /// Runs only as a child of `own_stdio_round_trip`: echoes frames over the
+    /// test process's own stdin/stdout until told to quit.
+    #[tokio::test]
+    #[ignore = "helper process for own_stdio_round_trip"]
+    async fn own_stdio_echo_helper() {
+        if std::env::var_os("ARCP_STDIO_ECHO_HELPER").is_none() {
+            return;
+        }
+        let mut c = own_stdio(1024);
+        while let Ok(Inbound::Frame(f)) = c.recv(Duration::from_secs(10)).await {
+            if f == "quit" {
+                return;
+            }
+            c.send(format!("echo:{f}")).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn own_stdio_round_trip() {
+        let _l = SPAWN_LOCK.read().await;
+        let exe = std::env::current_exe().unwrap();
+        let cmd = format!(
+            "exec '{}' --exact transport::stdio::tests::own_stdio_echo_helper --ignored --nocapture",
+            exe.display()
+        );
+        let spawn = SpawnOptions::default().env("ARCP_STDIO_ECHO_HELPER", "1");
+        let mut c = connect_with(&cmd, &opts(1024), &spawn).await.unwrap();
+        c.send("ping".into()).await.unwrap();
+        // libtest's own chatter shares the child's stdout; skip it.
+        loop {
+            match next(&mut c).await {
+                Inbound::Frame(f) if f == "echo:ping" => break,
+                Inbound::Frame(_) => continue,
+                other => panic!("unexpected {other:?}; stderr: {}", c.stderr_tail()),
+            }
+        }
+        // The helper returns while its stdin is still open: the stdin thread
+        // must not keep the process from exiting.
+        c.send("quit".into()).await.unwrap();
+        loop {
+            match next(&mut c).await {
+                Inbound::Frame(_) => continue,
+                Inbound::Closed(reason) => {
+                    assert!(reason.contains("exited with status 0"), "{reason}");
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
     #[tokio::test]
     async fn early_exit_reports_status_and_stderr() {
         let _l = SPAWN_LOCK.read().await;
