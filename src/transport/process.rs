@@ -54,30 +54,35 @@ fn kill_group(pgid: i32) {
 
 /// On SIGINT (Ctrl-C) or SIGTERM, kill every target group and exit with
 /// 130 / 143, so an interrupted run leaves no orphaned targets behind.
-/// Must be called inside a tokio runtime; later calls are no-ops.
+/// Must be called inside a tokio runtime; later calls are no-ops. The signal
+/// handlers are registered before this returns, so no early signal is lost.
 pub fn install_ctrl_c_handler() {
+    use tokio::signal::unix::{signal, SignalKind};
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        tokio::spawn(async {
-            let code = wait_for_interrupt().await;
+        let int = signal(SignalKind::interrupt());
+        let term = signal(SignalKind::terminate());
+        tokio::spawn(async move {
+            let code = match (int, term) {
+                (Ok(mut int), Ok(mut term)) => tokio::select! {
+                    _ = int.recv() => 130,
+                    _ = term.recv() => 143,
+                },
+                (Ok(mut int), Err(_)) => {
+                    int.recv().await;
+                    130
+                }
+                (Err(_), Ok(mut term)) => {
+                    term.recv().await;
+                    143
+                }
+                // No handler could be installed: default signal behaviour stays.
+                (Err(_), Err(_)) => return,
+            };
             kill_all();
             std::process::exit(code);
         });
     });
-}
-
-async fn wait_for_interrupt() -> i32 {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => tokio::select! {
-            _ = tokio::signal::ctrl_c() => 130,
-            _ = term.recv() => 143,
-        },
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            130
-        }
-    }
 }
 
 /// Extra settings for a spawned target.
@@ -492,6 +497,60 @@ pub(crate) mod tests {
         assert_eq!(status.signal(), Some(libc::SIGKILL));
         assert!(started.elapsed() < Duration::from_secs(2));
         assert_group_gone(pgid, Duration::from_secs(2)).await;
+    }
+
+    /// Runs only as a child of `interrupt_kills_targets_and_exits_130`.
+    #[tokio::test]
+    #[ignore = "helper process for interrupt_kills_targets_and_exits_130"]
+    async fn interrupt_helper() {
+        if std::env::var_os("ARCP_INTERRUPT_HELPER").is_none() {
+            return;
+        }
+        install_ctrl_c_handler();
+        let g = spawn_server("sleep 1000 & sleep 1000", &SpawnOptions::default()).unwrap();
+        println!("pgid:{}", g.pgid());
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    }
+
+    #[tokio::test]
+    async fn interrupt_kills_targets_and_exits_130() {
+        use crate::transport::{stdio, Inbound, TransportOptions};
+        let _l = SPAWN_LOCK.read().await;
+        let exe = std::env::current_exe().unwrap();
+        let cmd = format!(
+            "exec '{}' --exact transport::process::tests::interrupt_helper --ignored --nocapture",
+            exe.display()
+        );
+        let spawn = SpawnOptions::default().env("ARCP_INTERRUPT_HELPER", "1");
+        let mut c = stdio::connect_with(&cmd, &TransportOptions::default(), &spawn)
+            .await
+            .unwrap();
+        let t = Duration::from_secs(5);
+        let target = loop {
+            match c.recv(t).await.unwrap() {
+                Inbound::Frame(f) => {
+                    if let Some(n) = f.strip_prefix("pgid:") {
+                        break n.parse::<i32>().unwrap();
+                    }
+                }
+                other => panic!("unexpected {other:?}; stderr: {}", c.stderr_tail()),
+            }
+        };
+        assert!(group_alive(target));
+        let helper = c.process.as_ref().unwrap().pgid();
+        // SAFETY: signals our own child, which `exec`ed the helper.
+        unsafe { libc::kill(helper, libc::SIGINT) };
+        loop {
+            match c.recv(t).await.unwrap() {
+                Inbound::Frame(_) => continue,
+                Inbound::Closed(reason) => {
+                    assert!(reason.contains("exited with status 130"), "{reason}");
+                    break;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_group_gone(target, Duration::from_secs(2)).await;
     }
 
     #[tokio::test]
