@@ -148,6 +148,38 @@ impl Conn {
         (self.outbound, self.inbound, self.process)
     }
 
+    /// Close gracefully: stop sending (the peer sees EOF, or a WebSocket close
+    /// 1000), wait up to `grace` for the peer to finish, then stop a spawned
+    /// process as [`process::ProcessGuard::shutdown`] does. Frames arriving
+    /// meanwhile are discarded. Returns the process's exit status, if any.
+    pub async fn shutdown(self, grace: Duration) -> Option<std::process::ExitStatus> {
+        let Conn {
+            outbound,
+            mut inbound,
+            closed,
+            process,
+            ..
+        } = self;
+        drop(outbound);
+        let deadline = tokio::time::Instant::now() + grace;
+        if closed.is_none() {
+            // Keep reading so the peer's side of the close (EOF, close reply) completes.
+            let _ = tokio::time::timeout_at(deadline, async {
+                while let Some(item) = inbound.recv().await {
+                    if matches!(item, Inbound::Closed(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        let rest = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match process {
+            Some(p) => p.shutdown(rest).await,
+            None => None,
+        }
+    }
+
     /// The tail of the peer's stderr, if it is a process.
     pub fn stderr_tail(&self) -> String {
         self.process
