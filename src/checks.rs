@@ -30,16 +30,36 @@ invariant!(SCHEMA, "frame.schema", "5",
     "The wire format is a JSON object envelope with arcp, id, type, session_id, trace_id, job_id, event_seq, and payload fields.");
 invariant!(EVENT_SEQ, "frame.event-seq", "8.3",
     "Sequence numbers are session-scoped, strictly monotonic, and gap-free across reconnects within the buffer window.");
-invariant!(FEATURES, "frame.features", "6.2",
-    "Either peer MUST NOT use a feature outside that intersection.");
-invariant!(RETRYABLE, "frame.retryable", "12",
-    "LEASE_EXPIRED and BUDGET_EXHAUSTED MUST be returned with retryable: false");
-invariant!(CREDENTIALS, "frame.credentials", "14",
-    "Subscribers (§7.6) MUST NOT receive credentials from job.accepted they did not submit");
-invariant!(BUDGET, "frame.budget", "9.6",
-    "The runtime MUST decrement the matching counter by value on each such metric event.");
-invariant!(TERMINAL, "frame.terminal-once", "7.3",
-    "Terminal states are success, error, cancelled, and timed_out.");
+invariant!(
+    FEATURES,
+    "frame.features",
+    "6.2",
+    "Either peer MUST NOT use a feature outside that intersection."
+);
+invariant!(
+    RETRYABLE,
+    "frame.retryable",
+    "12",
+    "LEASE_EXPIRED and BUDGET_EXHAUSTED MUST be returned with retryable: false"
+);
+invariant!(
+    CREDENTIALS,
+    "frame.credentials",
+    "14",
+    "Subscribers (§7.6) MUST NOT receive credentials from job.accepted they did not submit"
+);
+invariant!(
+    BUDGET,
+    "frame.budget",
+    "9.6",
+    "The runtime MUST decrement the matching counter by value on each such metric event."
+);
+invariant!(
+    TERMINAL,
+    "frame.terminal-once",
+    "7.3",
+    "Terminal states are success, error, cancelled, and timed_out."
+);
 
 pub const ALL: &[&Invariant] = &[
     &SCHEMA,
@@ -118,8 +138,15 @@ impl Monitor {
                 flag(&SCHEMA, viol.to_string());
             }
         }
-        let kind = v.get("type").and_then(Value::as_str).and_then(MessageType::parse);
-        let job = v.get("job_id").and_then(Value::as_str).unwrap_or("").to_string();
+        let kind = v
+            .get("type")
+            .and_then(Value::as_str)
+            .and_then(MessageType::parse);
+        let job = v
+            .get("job_id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let payload = v.get("payload").cloned().unwrap_or(Value::Null);
         let principal = self
             .sessions
@@ -137,9 +164,16 @@ impl Monitor {
             }
         }
         if kind == Some(MessageType::JobAccepted) {
-            for c in payload.get("credentials").and_then(Value::as_array).into_iter().flatten() {
+            for c in payload
+                .get("credentials")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(val) = c.get("value").and_then(Value::as_str) {
-                    self.credentials.entry(val.to_string()).or_insert(principal.clone());
+                    self.credentials
+                        .entry(val.to_string())
+                        .or_insert(principal.clone());
                 }
             }
         }
@@ -153,7 +187,10 @@ impl Monitor {
                 if seq != expected {
                     flag(
                         &EVENT_SEQ,
-                        format!("event_seq {seq} where {expected} was due (previous {})", expected - 1),
+                        format!(
+                            "event_seq {seq} where {expected} was due (previous {})",
+                            expected - 1
+                        ),
                     );
                 }
             }
@@ -162,45 +199,83 @@ impl Monitor {
         let has = |f: Feature| view.features.iter().any(|x| x == f.as_str());
         if let Some(f) = kind.and_then(MessageType::feature) {
             if !has(f) {
-                flag(&FEATURES, format!("`{}` sent although `{f}` was not negotiated", kind.unwrap()));
+                flag(
+                    &FEATURES,
+                    format!("`{}` sent although `{f}` was not negotiated", kind.unwrap()),
+                );
             }
         }
         if kind == Some(MessageType::JobEvent) {
-            let ek = payload.get("kind").and_then(Value::as_str).and_then(EventKind::parse);
+            let ek = payload
+                .get("kind")
+                .and_then(Value::as_str)
+                .and_then(EventKind::parse);
             if let Some(f) = ek.and_then(EventKind::feature) {
                 if !has(f) {
-                    flag(&FEATURES, format!("a `{}` event sent although `{f}` was not negotiated", ek.unwrap()));
+                    flag(
+                        &FEATURES,
+                        format!(
+                            "a `{}` event sent although `{f}` was not negotiated",
+                            ek.unwrap()
+                        ),
+                    );
                 }
             }
         }
-        if payload.get("credentials").is_some_and(|c| c.as_array().is_some_and(|a| !a.is_empty()))
+        if payload
+            .get("credentials")
+            .is_some_and(|c| c.as_array().is_some_and(|a| !a.is_empty()))
             && !has(Feature::ProvisionedCredentials)
         {
-            flag(&FEATURES, "credentials sent although `provisioned_credentials` was not negotiated".into());
+            flag(
+                &FEATURES,
+                "credentials sent although `provisioned_credentials` was not negotiated".into(),
+            );
         }
-        if kind.is_some_and(MessageType::is_terminal) && !job.is_empty() && !view.terminal.insert(job.clone()) {
-            flag(&TERMINAL, format!("a second terminal message ({}) for job {job}", kind.unwrap()));
+        if kind.is_some_and(MessageType::is_terminal)
+            && !job.is_empty()
+            && !view.terminal.insert(job.clone())
+        {
+            flag(
+                &TERMINAL,
+                format!(
+                    "a second terminal message ({}) for job {job}",
+                    kind.unwrap()
+                ),
+            );
         }
         // Budget counters only go down.
         let mut observe = |currency: &str, value: f64| {
             let key = (job.clone(), currency.to_string());
             if let Some(prev) = view.budget.get(&key) {
                 if value > *prev + 1e-9 {
-                    flag(&BUDGET, format!("{currency} budget of job {job} rose from {prev} to {value}"));
+                    flag(
+                        &BUDGET,
+                        format!("{currency} budget of job {job} rose from {prev} to {value}"),
+                    );
                 }
             }
             view.budget.insert(key, value);
         };
         match kind {
             Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed) => {
-                let job_key = payload.get("job_id").and_then(Value::as_str).unwrap_or(&job).to_string();
+                let job_key = payload
+                    .get("job_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or(&job)
+                    .to_string();
                 if let Some(b) = payload.get("budget").and_then(Value::as_object) {
                     for (cur, val) in b {
                         if let Some(x) = val.as_f64() {
                             let key = (job_key.clone(), cur.clone());
                             if let Some(prev) = view.budget.get(&key) {
                                 if x > *prev + 1e-9 {
-                                    flag(&BUDGET, format!("{cur} budget of job {job_key} rose from {prev} to {x}"));
+                                    flag(
+                                        &BUDGET,
+                                        format!(
+                                            "{cur} budget of job {job_key} rose from {prev} to {x}"
+                                        ),
+                                    );
                                 }
                             }
                             view.budget.insert(key, x);
@@ -232,7 +307,11 @@ impl Monitor {
 fn retryable(v: &Value, flag: &mut impl FnMut(&'static Invariant, String)) {
     match v {
         Value::Object(map) => {
-            if let Some(code) = map.get("code").and_then(Value::as_str).and_then(ErrorCode::parse) {
+            if let Some(code) = map
+                .get("code")
+                .and_then(Value::as_str)
+                .and_then(ErrorCode::parse)
+            {
                 if code.required_retryable() == Some(false)
                     && map.get("retryable") != Some(&Value::Bool(false))
                 {
@@ -240,7 +319,8 @@ fn retryable(v: &Value, flag: &mut impl FnMut(&'static Invariant, String)) {
                         &RETRYABLE,
                         format!(
                             "{code} with retryable: {}",
-                            map.get("retryable").map_or("(absent)".to_string(), Value::to_string)
+                            map.get("retryable")
+                                .map_or("(absent)".to_string(), Value::to_string)
                         ),
                     );
                 }
@@ -259,7 +339,10 @@ mod tests {
 
     fn run(m: &mut Monitor, s: &str, v: Value) -> Vec<&'static str> {
         let t = v.to_string();
-        m.inbound(s, &t, Some(&v)).iter().map(|x| x.invariant.id).collect()
+        m.inbound(s, &t, Some(&v))
+            .iter()
+            .map(|x| x.invariant.id)
+            .collect()
     }
 
     #[test]
@@ -272,15 +355,34 @@ mod tests {
         assert!(run(&mut m, "a", ev(1)).is_empty());
         assert_eq!(run(&mut m, "a", ev(3)), ["frame.event-seq"]);
         assert_eq!(
-            run(&mut m, "a", json!({"type": "job.event", "event_seq": 4, "payload": {"kind": "progress", "body": {"current": 1}}})),
+            run(
+                &mut m,
+                "a",
+                json!({"type": "job.event", "event_seq": 4, "payload": {"kind": "progress", "body": {"current": 1}}})
+            ),
             ["frame.features"]
         );
         assert_eq!(
-            run(&mut m, "a", json!({"type": "session.error", "payload": {"code": "LEASE_EXPIRED", "retryable": true}})),
+            run(
+                &mut m,
+                "a",
+                json!({"type": "session.error", "payload": {"code": "LEASE_EXPIRED", "retryable": true}})
+            ),
             ["frame.retryable"]
         );
-        run(&mut m, "a", json!({"type": "job.accepted", "payload": {"job_id": "j", "budget": {"USD": 1.0}, "credentials": [{"value": "sk-secret"}]}}));
-        assert_eq!(run(&mut m, "b", json!({"type": "x", "payload": {"v": "sk-secret"}})), ["frame.credentials"]);
+        run(
+            &mut m,
+            "a",
+            json!({"type": "job.accepted", "payload": {"job_id": "j", "budget": {"USD": 1.0}, "credentials": [{"value": "sk-secret"}]}}),
+        );
+        assert_eq!(
+            run(
+                &mut m,
+                "b",
+                json!({"type": "x", "payload": {"v": "sk-secret"}})
+            ),
+            ["frame.credentials"]
+        );
         let rem = |x: f64, seq: u64| json!({"type": "job.event", "job_id": "j", "event_seq": seq, "payload": {"kind": "metric", "body": {"name": "cost.budget.remaining", "value": x, "unit": "USD"}}});
         assert!(run(&mut m, "a", rem(0.5, 5)).is_empty());
         assert_eq!(run(&mut m, "a", rem(0.7, 6)), ["frame.budget"]);

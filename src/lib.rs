@@ -5,14 +5,14 @@
 //! The peers it tests against live here too: the reference [`runtime`] and
 //! the reference [`client`].
 
+pub mod checks;
 pub mod client;
 pub mod clock;
 pub mod ids;
+pub mod profile;
+pub mod redact;
 pub mod runtime;
 pub mod schema;
 pub mod transport;
-pub mod wire;
-pub mod checks;
-pub mod redact;
 pub mod verdict;
-pub mod profile;
+pub mod wire;

@@ -130,13 +130,19 @@ impl Dialect {
         let spec = Dialect::default();
         let mut out = vec![];
         if self.arcp_version != spec.arcp_version {
-            out.push(format!("envelope arcp `{}` instead of `{}`", self.arcp_version, spec.arcp_version));
+            out.push(format!(
+                "envelope arcp `{}` instead of `{}`",
+                self.arcp_version, spec.arcp_version
+            ));
         }
         if self.resume != spec.resume {
             out.push("resume via session.hello.payload.resume instead of session.resume".into());
         }
         if self.close != spec.close || self.closed != spec.closed {
-            out.push(format!("close as `{}`/`{}` instead of session.close/session.closed", self.close, self.closed));
+            out.push(format!(
+                "close as `{}`/`{}` instead of session.close/session.closed",
+                self.close, self.closed
+            ));
         }
         out
     }
@@ -165,7 +171,10 @@ impl Profile {
             None => format!("{}: {e}", path.display()),
         })?;
         if !(p.time_scale > 0.0 && p.time_scale.is_finite()) {
-            return Err(format!("{}: time_scale must be a positive number", path.display()));
+            return Err(format!(
+                "{}: time_scale must be a positive number",
+                path.display()
+            ));
         }
         Ok(p)
     }

@@ -42,7 +42,8 @@ fn scrub_text(text: &str) -> String {
     let re = RE.get_or_init(|| {
         regex::Regex::new(r#"("(?:token|resume_token|value)"\s*:\s*)"(?:[^"\\]|\\.)*""#).unwrap()
     });
-    re.replace_all(text, format!("${{1}}\"{REDACTED}\"")).into_owned()
+    re.replace_all(text, format!("${{1}}\"{REDACTED}\""))
+        .into_owned()
 }
 
 #[cfg(test)]

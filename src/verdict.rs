@@ -58,7 +58,10 @@ impl Verdict {
     }
 
     pub fn parse(s: &str) -> Option<Verdict> {
-        Verdict::ALL.iter().copied().find(|v| v.label().eq_ignore_ascii_case(s))
+        Verdict::ALL
+            .iter()
+            .copied()
+            .find(|v| v.label().eq_ignore_ascii_case(s))
     }
 
     /// Does this verdict fail the run? WARN only with `--strict`.
@@ -87,7 +90,9 @@ impl fmt::Display for Verdict {
 }
 
 /// RFC 2119 requirement level of a case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize,
+)]
 pub enum Level {
     #[serde(rename = "MUST")]
     Must,
@@ -149,7 +154,11 @@ impl fmt::Display for WireEntry {
             Direction::In => "<-",
             Direction::Note => "--",
         };
-        write!(f, "{:>9.1}ms {} [{}] {}", self.t_ms, arrow, self.session, self.text)
+        write!(
+            f,
+            "{:>9.1}ms {} [{}] {}",
+            self.t_ms, arrow, self.session, self.text
+        )
     }
 }
 
@@ -200,7 +209,10 @@ impl Outcome {
 }
 
 mod duration_ms {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64() * 1000.0)
     }
 }
