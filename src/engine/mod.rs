@@ -1,0 +1,256 @@
+//! The scenario engine: runs one parsed case against a target and returns
+//! its verdict with evidence. [`runner`] schedules many cases.
+//!
+//! A case's steps act on named sessions ([`session::Sess`]); every frame
+//! that arrives passes the per-frame [`crate::checks`], is logged (redacted)
+//! and waits in the session's backlog until a step consumes it.
+
+pub mod runner;
+mod session;
+mod steps;
+
+use crate::case::{Case, Level};
+use crate::checks::Monitor;
+use crate::target::Target;
+use crate::verdict::{Direction, Origin, Outcome, Verdict, WireEntry};
+use serde_json::Value;
+use session::Sess;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Knobs that apply to every case of a run.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Multiplies every deadline (not sleeps), for slow targets or machines.
+    pub timeout_scale: f64,
+    /// Validate received frames against the JSON Schemas.
+    pub schema: bool,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            timeout_scale: 1.0,
+            schema: true,
+        }
+    }
+}
+
+/// Why a case stopped before its last step.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// The target did not do what the requirement says.
+    Fail {
+        reason: String,
+        expected: Option<String>,
+        actual: Option<String>,
+    },
+    /// The target crashed, hung, flooded or sent garbage; or the harness failed.
+    Error { reason: String, origin: Origin },
+}
+
+impl Stop {
+    pub(crate) fn fail(reason: impl Into<String>) -> Stop {
+        Stop::Fail {
+            reason: reason.into(),
+            expected: None,
+            actual: None,
+        }
+    }
+
+    pub(crate) fn target(reason: impl Into<String>) -> Stop {
+        Stop::Error {
+            reason: reason.into(),
+            origin: Origin::Target,
+        }
+    }
+
+    pub(crate) fn harness(reason: impl Into<String>) -> Stop {
+        Stop::Error {
+            reason: reason.into(),
+            origin: Origin::Harness,
+        }
+    }
+}
+
+pub(crate) type StepResult = Result<(), Stop>;
+
+/// Shared, append-only wire log of one case.
+#[derive(Clone)]
+pub(crate) struct Wire {
+    start: Instant,
+    entries: Arc<Mutex<Vec<WireEntry>>>,
+}
+
+/// Most entries one case keeps; a flooding target must not exhaust memory.
+const WIRE_LIMIT: usize = 5_000;
+/// Longest logged frame text.
+const WIRE_TEXT_LIMIT: usize = 4_096;
+
+impl Wire {
+    fn new() -> Wire {
+        Wire {
+            start: Instant::now(),
+            entries: Arc::new(Mutex::new(vec![])),
+        }
+    }
+
+    pub(crate) fn log(&self, session: &str, dir: Direction, text: &str) {
+        let mut e = self.entries.lock().unwrap();
+        if e.len() >= WIRE_LIMIT {
+            return;
+        }
+        let mut text = match dir {
+            Direction::Note => text.to_string(),
+            _ => crate::redact::frame(text),
+        };
+        if text.len() > WIRE_TEXT_LIMIT {
+            let cut = (0..=WIRE_TEXT_LIMIT).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            let total = text.len();
+            text.truncate(cut);
+            text.push_str(&format!("… ({total} bytes)"));
+        }
+        e.push(WireEntry {
+            t_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+            session: session.to_string(),
+            dir,
+            text,
+        });
+    }
+
+    fn take(&self) -> Vec<WireEntry> {
+        std::mem::take(&mut self.entries.lock().unwrap())
+    }
+}
+
+/// The state of one case being run.
+pub(crate) struct Run<'a> {
+    pub case: &'a Case,
+    pub target: &'a Target,
+    pub instance: crate::target::Instance,
+    pub opts: &'a EngineOptions,
+    pub sessions: HashMap<String, Sess>,
+    pub vars: BTreeMap<String, Value>,
+    pub monitor: Monitor,
+    pub wire: Wire,
+    pub current_line: usize,
+    pub dialect: Vec<String>,
+    pub violations: Vec<crate::checks::Violation>,
+}
+
+/// Run one case to its verdict. Never panics on target behaviour; every wait
+/// is bounded by the step's deadline and by the case's timeout.
+pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Outcome {
+    let started = Instant::now();
+    let mut monitor = Monitor::new();
+    monitor.schema = opts.schema;
+    let mut run = Run {
+        case,
+        target,
+        instance: target.instance(),
+        opts,
+        sessions: HashMap::new(),
+        vars: BTreeMap::new(),
+        monitor,
+        wire: Wire::new(),
+        current_line: case.line,
+        dialect: vec![],
+        violations: vec![],
+    };
+    let limit = run.deadline(case.timeout);
+    let result = match tokio::time::timeout(limit, run.steps(&case.steps)).await {
+        Ok(r) => r,
+        Err(_) => Err(Stop::target(format!(
+            "case did not finish within its timeout ({:?} protocol time, {limit:?} wall)",
+            case.timeout
+        ))),
+    };
+    let stderr = run.stderr();
+    let violations = std::mem::take(&mut run.violations);
+    let mut outcome = match result {
+        Ok(()) => Outcome::pass(),
+        Err(Stop::Fail {
+            reason,
+            expected,
+            actual,
+        }) => {
+            let mut o = Outcome::new(verdict_for(case.level), reason);
+            o.expected = expected;
+            o.actual = actual;
+            o
+        }
+        Err(Stop::Error { reason, origin }) => {
+            let mut o = Outcome::new(Verdict::Error, reason);
+            o.origin = Some(origin);
+            o
+        }
+    };
+    if outcome.verdict != Verdict::Pass {
+        outcome.step_line = Some(run.current_line);
+    }
+    // A per-frame rule broken anywhere in the case fails it (those rules are MUSTs).
+    if let Some(v) = violations.first() {
+        if outcome.verdict < Verdict::Fail {
+            let mut o = Outcome::new(
+                Verdict::Fail,
+                format!(
+                    "{} (§{}): {}{}",
+                    v.invariant.id,
+                    v.invariant.section,
+                    v.detail,
+                    if violations.len() > 1 {
+                        format!(" (+{} more frame violations)", violations.len() - 1)
+                    } else {
+                        String::new()
+                    }
+                ),
+            );
+            o.expected = Some(format!("every frame obeys: \"{}\"", v.invariant.requirement));
+            o.actual = Some(v.detail.clone());
+            outcome = o;
+        }
+    }
+    run.close_all().await;
+    outcome.dialect = std::mem::take(&mut run.dialect);
+    outcome.wire = run.wire.take();
+    outcome.stderr = stderr;
+    outcome.duration = started.elapsed();
+    outcome
+}
+
+pub fn verdict_for(level: Level) -> Verdict {
+    match level {
+        Level::Must => Verdict::Fail,
+        Level::Should => Verdict::Warn,
+        Level::May => Verdict::Info,
+    }
+}
+
+impl Run<'_> {
+    /// Wall deadline for `d` of protocol time, scaled by `--timeout-scale`.
+    pub(crate) fn deadline(&self, d: Duration) -> Duration {
+        self.target
+            .clock
+            .wall(d)
+            .mul_f64(self.opts.timeout_scale)
+            .max(Duration::from_millis(50))
+    }
+
+    fn stderr(&self) -> String {
+        let mut out = self.target.server_output();
+        for (name, s) in &self.sessions {
+            let tail = s.stderr_tail();
+            if !tail.is_empty() {
+                out.push_str(&format!("[{name}] {tail}\n"));
+            }
+        }
+        crate::redact::frame(&out)
+    }
+
+    async fn close_all(&mut self) {
+        for (_, s) in self.sessions.drain() {
+            s.shutdown().await;
+        }
+    }
+}

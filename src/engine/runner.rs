@@ -1,0 +1,220 @@
+//! Runs a selection of cases against one target: a probe handshake first,
+//! then applicability (N/A, UNTESTABLE), prerequisites (BLOCKED) and the
+//! cases themselves, `jobs` at a time.
+
+use super::{run_case, EngineOptions};
+use crate::case::{AgentRole, Case};
+use crate::target::Target;
+use crate::verdict::{Origin, Outcome, Verdict};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{watch, Semaphore};
+
+/// Id of the synthetic check every run starts with.
+pub const HANDSHAKE_ID: &str = "probe.handshake";
+
+/// What the probe handshake learnt about the target.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    /// Features the target acknowledged when offered all of them.
+    pub features: Vec<String>,
+    /// Agent names in its inventory.
+    pub agents: Vec<String>,
+    pub welcome: Value,
+}
+
+/// One finished case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    pub case: Arc<Case>,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub jobs: usize,
+    pub engine: EngineOptions,
+}
+
+/// The probe as a case: open a session offering every feature.
+pub fn handshake_case() -> Case {
+    let text = format!(
+        "id: {HANDSHAKE_ID}\ntitle: Handshake with the target\nsections: [\"6.2\"]\nlevel: MUST\nrequirement: \"session.welcome responds with feature acknowledgement\"\nsteps:\n  - open: {{}}\n"
+    );
+    crate::case::parse_str(&text, std::path::Path::new("<probe>"))
+        .expect("the probe case parses")
+        .remove(0)
+}
+
+/// Open one session offering every feature: the root every case depends on.
+pub async fn probe(target: &Target, opts: &EngineOptions) -> Result<Environment, Outcome> {
+    let case = handshake_case();
+    let mut outcome = run_case(&case, target, opts).await;
+    if outcome.verdict != Verdict::Pass {
+        if outcome.verdict == Verdict::Fail {
+            outcome.verdict = Verdict::Error;
+            outcome.origin = Some(Origin::Target);
+        }
+        outcome.reason = format!("handshake failed: {}", outcome.reason);
+        return Err(outcome);
+    }
+    // Read the welcome back out of the (redacted) wire log.
+    let welcome = outcome
+        .wire
+        .iter()
+        .filter_map(|w| serde_json::from_str::<Value>(&w.text).ok())
+        .find(|v| v["type"] == "session.welcome")
+        .unwrap_or(json!({}));
+    let list = |p: &str| -> Vec<String> {
+        welcome
+            .pointer(p)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().or_else(|| x.get("name").and_then(Value::as_str)))
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Ok(Environment {
+        features: list("/payload/capabilities/features"),
+        agents: list("/payload/capabilities/agents"),
+        welcome,
+    })
+}
+
+/// Why a case cannot run here, as the verdict it gets instead.
+pub fn applicability(case: &Case, target: &Target, env: &Environment) -> Option<Outcome> {
+    let missing: Vec<String> = case
+        .requires
+        .features
+        .iter()
+        .map(|f| f.as_str().to_string())
+        .filter(|f| !env.features.contains(f))
+        .collect();
+    if !missing.is_empty() {
+        return Some(Outcome::new(
+            Verdict::NotApplicable,
+            format!("needs feature {} which the target did not negotiate", missing.join(", ")),
+        ));
+    }
+    if (case.requires.sessions > 1 || case.requires.reconnect) && !target.shared_runtime() {
+        return Some(Outcome::new(
+            Verdict::NotApplicable,
+            "needs a second connection to the same runtime; a stdio target serves one session per process",
+        ));
+    }
+    for role in &case.requires.agents {
+        let name = match role {
+            AgentRole::Conformance => target.profile.agents.conformance.clone(),
+            AgentRole::Echo => target.profile.agents.echo.clone(),
+        };
+        match name {
+            Some(n) if env.agents.is_empty() || env.agents.contains(&n) => {}
+            Some(n) => {
+                return Some(Outcome::new(
+                    Verdict::Untestable,
+                    format!("needs the {role} agent (`{n}`), which the target does not advertise (it has: {})", env.agents.join(", ")),
+                ))
+            }
+            None => {
+                return Some(Outcome::new(
+                    Verdict::Untestable,
+                    format!("needs an agent playing the {role} role; the profile names none"),
+                ))
+            }
+        }
+    }
+    for p in &case.requires.principals {
+        if target.profile.tokens.for_principal(p.as_str()).is_none() {
+            return Some(Outcome::new(
+                Verdict::Untestable,
+                format!("needs a token for principal `{p}`; the profile has none"),
+            ));
+        }
+    }
+    None
+}
+
+/// Run `cases` against `target`. `on_result` sees each result as it lands.
+pub async fn run_all(
+    cases: Vec<Arc<Case>>,
+    target: Arc<Target>,
+    opts: RunOptions,
+    on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
+) -> Vec<CaseResult> {
+    let on_result = Arc::new(on_result);
+    let env = match probe(&target, &opts.engine).await {
+        Ok(env) => env,
+        Err(outcome) => {
+            let root = Arc::new(handshake_case());
+            let mut results = vec![CaseResult { case: root, outcome: outcome.clone() }];
+            on_result(&results[0]);
+            for case in cases {
+                let r = CaseResult {
+                    case,
+                    outcome: Outcome::new(Verdict::Blocked, format!("blocked by {HANDSHAKE_ID}: {}", outcome.reason)),
+                };
+                on_result(&r);
+                results.push(r);
+            }
+            return results;
+        }
+    };
+    let env = Arc::new(env);
+    let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    let mut done: HashMap<String, watch::Receiver<Option<Verdict>>> = HashMap::new();
+    let mut senders = HashMap::new();
+    for c in &cases {
+        let (tx, rx) = watch::channel(None);
+        done.insert(c.id.clone(), rx);
+        senders.insert(c.id.clone(), tx);
+    }
+    let mut handles = vec![];
+    for case in cases {
+        let deps: Vec<(String, watch::Receiver<Option<Verdict>>)> = case
+            .depends_on
+            .iter()
+            .filter_map(|d| done.get(d).map(|rx| (d.clone(), rx.clone())))
+            .collect();
+        let tx = senders.remove(&case.id).expect("one sender per case");
+        let (target, env, sem, opts, on_result) = (target.clone(), env.clone(), sem.clone(), opts.clone(), on_result.clone());
+        handles.push(tokio::spawn(async move {
+            let mut blocked = None;
+            for (id, mut rx) in deps {
+                let v = rx.wait_for(Option::is_some).await.map(|v| v.unwrap()).unwrap_or(Verdict::Error);
+                if !matches!(v, Verdict::Pass | Verdict::Warn | Verdict::Info) {
+                    blocked = Some(format!("blocked by {id} ({v})"));
+                    break;
+                }
+            }
+            let outcome = match blocked {
+                Some(why) => Outcome::new(Verdict::Blocked, why),
+                None => match applicability(&case, &target, &env) {
+                    Some(o) => o,
+                    None => {
+                        let _permit = sem.acquire().await.expect("semaphore open");
+                        run_case(&case, &target, &opts.engine).await
+                    }
+                },
+            };
+            let _ = tx.send(Some(outcome.verdict));
+            let r = CaseResult { case, outcome };
+            on_result(&r);
+            r
+        }));
+    }
+    let mut results = vec![];
+    for h in handles {
+        match h.await {
+            Ok(r) => results.push(r),
+            Err(e) => {
+                // A panic in the harness is the harness's fault, reported as such.
+                eprintln!("arcp-conform: internal error in a case task: {e}");
+            }
+        }
+    }
+    results
+}

@@ -1,0 +1,598 @@
+//! What each step kind does.
+
+use super::session::{Frame, Sess};
+use super::{Run, Stop, StepResult};
+use crate::case::{
+    Assert, AssertOp, Auth, ErrorSource, Expect, ExpectError, FeatureSet, Frame as SendFrame, Hello,
+    HelloOutcome, JobStatus, Resume, Step, StepKind, Submit, SubmitOutcome, WaitJob,
+};
+use crate::matcher;
+use crate::profile::ResumeDialect;
+use crate::template::{self, Builtin};
+use crate::verdict::Direction;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+impl Run<'_> {
+    pub(crate) fn steps<'s>(
+        &'s mut self,
+        steps: &'s [Step],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = StepResult> + Send + 's>> {
+        Box::pin(async move {
+            for step in steps {
+                self.current_line = step.line;
+                if let Some(note) = &step.note {
+                    self.wire.log("-", Direction::Note, &format!("line {}: {note}", step.line));
+                }
+                self.step(step).await?;
+            }
+            Ok(())
+        })
+    }
+
+    async fn step(&mut self, step: &Step) -> StepResult {
+        match &step.kind {
+            StepKind::Open(h) => {
+                self.connect(&h.session, h).await?;
+                self.hello(h).await
+            }
+            StepKind::Connect(s) => self.connect_plain(&s.session).await,
+            StepKind::Hello(h) => self.hello(h).await,
+            StepKind::Send(s) => self.send(&s.session, &s.frame).await,
+            StepKind::Submit(s) => self.submit(s).await,
+            StepKind::Expect(e) => self.expect(e).await.map(|_| ()),
+            StepKind::ExpectError(e) => self.expect_error(e).await,
+            StepKind::ExpectNone(e) => {
+                let pattern = match &e.pattern {
+                    Some(p) => Some(self.render(p)?),
+                    None => None,
+                };
+                self.expect_none(&e.session, pattern.as_ref(), e.duration).await
+            }
+            StepKind::ExpectClose(e) => self.expect_close(&e.session, e.within).await,
+            StepKind::Drop(s) => {
+                let sess = self.sess(&s.session)?;
+                sess.conn = None;
+                sess.closed = Some("dropped by the harness".into());
+                sess.backlog.clear();
+                sess.backlog_bytes = 0;
+                self.wire.log(&s.session, Direction::Note, "transport dropped");
+                Ok(())
+            }
+            StepKind::Resume(r) => self.resume(r).await,
+            StepKind::WaitJob(w) => self.wait_job(w).await,
+            StepKind::Sleep(d) => {
+                self.target.clock.sleep(*d).await;
+                Ok(())
+            }
+            StepKind::Set(map) => {
+                for (k, v) in map {
+                    let v = self.render(v)?;
+                    self.vars.insert(k.clone(), v);
+                }
+                Ok(())
+            }
+            StepKind::Assert(a) => self.assert(a),
+            StepKind::Repeat(r) => {
+                for i in 0..r.times {
+                    self.vars.insert("i".into(), json!(i));
+                    self.steps(&r.steps).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Resolve a template name: captures and `set` first, then built-ins.
+    pub(crate) fn lookup(&self, name: &str) -> Option<Value> {
+        if let Some(v) = self.vars.get(name) {
+            return Some(v.clone());
+        }
+        match Builtin::parse(name)? {
+            Builtin::SessionId(s) => self.sessions.get(&s)?.id.clone().map(Value::from),
+            Builtin::SessionResumeToken(s) => self.sessions.get(&s)?.resume_token.clone().map(Value::from),
+            Builtin::SessionLastSeq(s) => Some(json!(self.sessions.get(&s)?.last_seq)),
+            Builtin::Agent(role) => {
+                let a = &self.target.profile.agents;
+                match role {
+                    crate::case::AgentRole::Conformance => a.conformance.clone(),
+                    crate::case::AgentRole::Echo => a.echo.clone(),
+                }
+                .map(Value::from)
+            }
+            Builtin::Now(delta) => Some(Value::from(crate::clock::timestamp(self.target.clock.now() + delta))),
+            Builtin::PrincipalToken(p) => self.target.profile.tokens.for_principal(p.as_str()).map(Value::from),
+        }
+    }
+
+    pub(crate) fn render(&self, v: &Value) -> Result<Value, Stop> {
+        template::render(v, &|n| self.lookup(n)).map_err(|e| Stop::harness(e.to_string()))
+    }
+
+    fn render_text(&self, s: &str) -> Result<String, Stop> {
+        template::render_text(s, &|n| self.lookup(n)).map_err(|e| Stop::harness(e.to_string()))
+    }
+
+    async fn connect_plain(&mut self, name: &str) -> StepResult {
+        self.connect_as(name, "alice").await
+    }
+
+    async fn connect(&mut self, name: &str, h: &Hello) -> StepResult {
+        self.connect_as(name, h.principal.as_str()).await
+    }
+
+    async fn connect_as(&mut self, name: &str, principal: &str) -> StepResult {
+        let conn = self.target.connect(&self.instance).await.map_err(|e| {
+            Stop::target(format!("could not connect to {}: {e}", self.target.describe()))
+        })?;
+        self.wire.log(name, Direction::Note, &format!("connected to {}", conn.peer));
+        if let Some(old) = self.sessions.insert(name.to_string(), Sess::new(conn, principal)) {
+            old.shutdown().await;
+        }
+        Ok(())
+    }
+
+    async fn hello(&mut self, h: &Hello) -> StepResult {
+        let token = self.target.profile.tokens.for_principal(h.principal.as_str()).ok_or_else(|| {
+            Stop::harness(format!("the profile has no token for principal `{}`", h.principal))
+        })?;
+        let offered: Vec<String> = match &h.features {
+            FeatureSet::All => crate::wire::Feature::all_names(),
+            FeatureSet::List(l) => l.clone(),
+        };
+        let (cname, cver) = match &h.client {
+            Some(c) => (c.name.clone(), c.version.clone()),
+            None => ("arcp-conform".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+        };
+        let mut payload = json!({
+            "client": {"name": cname, "version": cver},
+            "capabilities": {"encodings": ["json"], "features": offered},
+        });
+        match &h.auth {
+            Auth::Default => payload["auth"] = json!({"scheme": "bearer", "token": token}),
+            Auth::Omit => {}
+            Auth::Replace(v) => payload["auth"] = self.render(v)?,
+        }
+        if let Some(over) = &h.payload {
+            let over = self.render(&Value::Object(over.clone()))?;
+            merge(&mut payload, &over);
+        }
+        {
+            let sess = self.sess(&h.session)?;
+            sess.principal = h.principal.as_str().to_string();
+            sess.auto_pong = h.auto_pong;
+        }
+        let env = self.envelope(&h.session, "session.hello", payload)?;
+        self.send_text(&h.session, env.to_string()).await?;
+        self.await_welcome(&h.session, &offered, &h.expect, "session.hello").await
+    }
+
+    /// After hello or resume: the welcome (or the error the case expects).
+    async fn await_welcome(
+        &mut self,
+        name: &str,
+        offered: &[String],
+        expect: &HelloOutcome,
+        sent: &str,
+    ) -> StepResult {
+        let within = crate::case::DEFAULT_EXPECT_WITHIN;
+        let pattern = json!({"type": {"$one_of": ["session.welcome", "session.error"]}});
+        let frame = self.await_match(name, &pattern, within, false, &format!("a reply to {sent}")).await?;
+        match (frame.kind(), expect) {
+            ("session.welcome", HelloOutcome::Welcome) => {
+                let theirs: Vec<String> = frame
+                    .value
+                    .pointer("/payload/capabilities/features")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                    .unwrap_or_default();
+                let features = crate::wire::feature::intersect(offered, &theirs);
+                let principal = self.sess(name)?.principal.clone();
+                let sess = self.sess(name)?;
+                if let Some(id) = frame.value.get("session_id").and_then(Value::as_str) {
+                    sess.id = Some(id.to_string());
+                }
+                sess.resume_token = frame.value.pointer("/payload/resume_token").and_then(Value::as_str).map(String::from);
+                sess.features = features.clone();
+                self.monitor.opened(name, &principal, &features);
+                self.vars.insert(format!("{name}_welcome"), frame.value.clone());
+                Ok(())
+            }
+            ("session.error", HelloOutcome::Error { code }) => check_code(&frame, code.as_deref()),
+            ("session.welcome", HelloOutcome::Error { code }) => Err(Stop::Fail {
+                reason: format!("{sent} was accepted, but the requirement says it must be refused"),
+                expected: Some(format!("session.error{}", code.as_deref().map(|c| format!(" with code {c}")).unwrap_or_default())),
+                actual: Some(matcher::show(&frame.value)),
+            }),
+            (_, HelloOutcome::Welcome) => Err(Stop::Fail {
+                reason: format!("{sent} was refused"),
+                expected: Some("session.welcome".into()),
+                actual: Some(matcher::show(&frame.value)),
+            }),
+            _ => unreachable!("pattern admits only welcome or error"),
+        }
+    }
+
+    async fn send(&mut self, name: &str, frame: &SendFrame) -> StepResult {
+        let text = match frame {
+            SendFrame::Raw(raw) => self.render_text(raw)?,
+            SendFrame::Oversize(n) => {
+                let base = self.envelope(name, "session.ping", json!({"nonce": "oversize", "pad": ""}))?.to_string();
+                let pad = (*n as usize).saturating_sub(base.len());
+                base.replacen("\"pad\":\"\"", &format!("\"pad\":\"{}\"", "x".repeat(pad)), 1)
+            }
+            SendFrame::Message(m) => {
+                let payload = self.render(&m.payload)?;
+                let mut env = self.envelope(name, &m.kind, payload)?;
+                if let Some(j) = &m.job_id {
+                    env["job_id"] = Value::from(self.render_text(j)?);
+                }
+                if let Some(t) = &m.trace_id {
+                    env["trace_id"] = Value::from(self.render_text(t)?);
+                }
+                let over = self.render(&Value::Object(m.envelope.clone()))?;
+                if let (Value::Object(e), Value::Object(o)) = (&mut env, over) {
+                    for (k, v) in o {
+                        if v.is_null() {
+                            e.remove(&k);
+                        } else {
+                            e.insert(k, v);
+                        }
+                    }
+                }
+                env.to_string()
+            }
+        };
+        self.send_text(name, text).await
+    }
+
+    async fn submit(&mut self, s: &Submit) -> StepResult {
+        let mut payload = json!({"agent": self.render_text(&s.agent)?, "input": self.render(&s.input)?});
+        for (k, v) in [
+            ("lease_request", &s.lease_request),
+            ("lease_constraints", &s.lease_constraints),
+            ("max_runtime_sec", &s.max_runtime_sec),
+        ] {
+            if let Some(v) = v {
+                payload[k] = self.render(v)?;
+            }
+        }
+        if let Some(k) = &s.idempotency_key {
+            payload["idempotency_key"] = Value::from(self.render_text(k)?);
+        }
+        let mut env = self.envelope(&s.session, "job.submit", payload)?;
+        if let Some(t) = &s.trace_id {
+            env["trace_id"] = Value::from(self.render_text(t)?);
+        }
+        self.send_text(&s.session, env.to_string()).await?;
+        let pattern = json!({"type": {"$one_of": ["job.accepted", "session.error", "job.error"]}});
+        let frame = self
+            .await_match(&s.session, &pattern, crate::case::DEFAULT_EXPECT_WITHIN, false, "a reply to job.submit")
+            .await?;
+        match (frame.kind(), &s.expect) {
+            ("job.accepted", SubmitOutcome::Accepted) => {
+                let job = frame
+                    .value
+                    .pointer("/payload/job_id")
+                    .or_else(|| frame.value.get("job_id"))
+                    .cloned()
+                    .ok_or_else(|| Stop::fail("job.accepted without a job_id"))?;
+                self.vars.insert(s.capture_as.clone(), job);
+                self.vars.insert(format!("{}_accepted", s.capture_as), frame.value["payload"].clone());
+                Ok(())
+            }
+            ("job.accepted", SubmitOutcome::Error { code }) => Err(Stop::Fail {
+                reason: "the submission was accepted, but the requirement says it must be refused".into(),
+                expected: Some(format!("an error{}", code.as_deref().map(|c| format!(" with code {c}")).unwrap_or_default())),
+                actual: Some(matcher::show(&frame.value)),
+            }),
+            (_, SubmitOutcome::Error { code }) => check_code(&frame, code.as_deref()),
+            (_, SubmitOutcome::Accepted) => Err(Stop::Fail {
+                reason: "the submission was refused".into(),
+                expected: Some("job.accepted".into()),
+                actual: Some(matcher::show(&frame.value)),
+            }),
+        }
+    }
+
+    async fn expect(&mut self, e: &Expect) -> Result<Frame, Stop> {
+        let pattern = self.render(&e.pattern)?;
+        let frame = self.await_match(&e.session, &pattern, e.within, e.next, "").await?;
+        self.capture(&frame, &e.capture)?;
+        Ok(frame)
+    }
+
+    fn capture(&mut self, frame: &Frame, capture: &BTreeMap<String, String>) -> StepResult {
+        for (name, pointer) in capture {
+            let v = frame.value.pointer(pointer).cloned().ok_or_else(|| Stop::Fail {
+                reason: format!("the matched frame has nothing at {pointer} to capture as `{name}`"),
+                expected: Some(format!("a value at {pointer}")),
+                actual: Some(matcher::show(&frame.value)),
+            })?;
+            self.vars.insert(name.clone(), v);
+        }
+        Ok(())
+    }
+
+    async fn expect_error(&mut self, e: &ExpectError) -> StepResult {
+        let code = e.code.clone().map(Value::from).unwrap_or_else(|| Value::from("$string"));
+        let session_error = json!({"type": "session.error", "payload": {"code": code}});
+        let job_error = json!({"type": "job.error", "payload": {"code": code}});
+        let tool = json!({"type": "job.event", "payload": {"kind": "tool_result", "body": {"error": {"code": code}}}});
+        let pattern = match e.source {
+            ErrorSource::SessionError => session_error,
+            ErrorSource::JobError => job_error,
+            ErrorSource::ToolResult => tool,
+            ErrorSource::Any => json!({"$one_of": [session_error, job_error, tool]}),
+        };
+        self.await_match(&e.session, &pattern, e.within, false, "").await.map(|_| ())
+    }
+
+    /// Wait for a frame matching `pattern`: the backlog first, then new
+    /// frames. A timeout is a FAIL with the closest miss; a target that
+    /// answers nothing at all, not even a ping, is an ERROR.
+    pub(crate) async fn await_match(
+        &mut self,
+        name: &str,
+        pattern: &Value,
+        within: Duration,
+        next: bool,
+        what: &str,
+    ) -> Result<Frame, Stop> {
+        let describe = if what.is_empty() { matcher::describe(pattern) } else { what.to_string() };
+        let mut closest: Option<(Frame, matcher::Mismatch)> = None;
+        let mut judge = |f: &Frame, closest: &mut Option<(Frame, matcher::Mismatch)>| -> Option<matcher::Captures> {
+            match matcher::matches(pattern, &f.value) {
+                Ok(c) => Some(c),
+                Err(m) => {
+                    let same_type = pattern.get("type").and_then(Value::as_str) == Some(f.kind());
+                    if closest.is_none() || same_type {
+                        *closest = Some((f.clone(), m));
+                    }
+                    None
+                }
+            }
+        };
+        // The backlog, in arrival order.
+        let sess = self.sess(name)?;
+        let mut found = None;
+        for i in 0..sess.backlog.len() {
+            let f = &sess.backlog[i];
+            if next && f.is_heartbeat() {
+                continue;
+            }
+            if let Some(c) = judge(f, &mut closest) {
+                found = Some((i, c));
+                break;
+            }
+            if next {
+                break;
+            }
+        }
+        if let Some((i, caps)) = found {
+            let f = sess.take(i);
+            self.vars.extend(caps);
+            return Ok(f);
+        }
+        if next && sess.backlog.iter().any(|f| !f.is_heartbeat()) {
+            let (f, m) = closest.expect("a non-matching frame was judged");
+            return Err(mismatch_stop(&describe, &f, &m, "the next frame did not match"));
+        }
+        let until = Instant::now() + self.deadline(within);
+        let mut seen = 0usize;
+        loop {
+            match self.receive(name, until).await? {
+                Some(f) => {
+                    seen += 1;
+                    if let Some(caps) = judge(&f, &mut closest) {
+                        self.vars.extend(caps);
+                        return Ok(f);
+                    }
+                    if next && !f.is_heartbeat() {
+                        let (f, m) = closest.expect("judged above");
+                        return Err(mismatch_stop(&describe, &f, &m, "the next frame did not match"));
+                    }
+                    self.sess(name)?.push(f)?;
+                }
+                None => {
+                    if let Some(reason) = self.sess(name)?.closed.clone() {
+                        let why = format!("transport closed ({reason}) while waiting for {describe}");
+                        return Err(self.closed_error(name, &why));
+                    }
+                    if seen == 0 && closest.is_none() && !self.alive(name).await {
+                        return Err(Stop::target(format!(
+                            "target is unresponsive: nothing arrived within {within:?} while waiting for {describe}, and a session.ping went unanswered"
+                        )));
+                    }
+                    return Err(match closest {
+                        Some((f, m)) => mismatch_stop(&describe, &f, &m, &format!("no matching frame within {within:?}")),
+                        None => Stop::Fail {
+                            reason: format!("nothing matching arrived within {within:?}"),
+                            expected: Some(describe),
+                            actual: Some("no frames".into()),
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    async fn expect_none(&mut self, name: &str, pattern: Option<&Value>, d: Duration) -> StepResult {
+        let until = Instant::now() + self.target.clock.wall(d);
+        loop {
+            match self.receive(name, until).await? {
+                None => return Ok(()),
+                Some(f) => {
+                    let hit = match pattern {
+                        Some(p) => matcher::matches(p, &f.value).is_ok(),
+                        None => !f.is_heartbeat(),
+                    };
+                    if hit {
+                        return Err(Stop::Fail {
+                            reason: format!("a frame arrived that must not within {d:?}"),
+                            expected: Some(match pattern {
+                                Some(p) => format!("no frame matching {}", matcher::describe(p)),
+                                None => "silence".into(),
+                            }),
+                            actual: Some(matcher::show(&f.value)),
+                        });
+                    }
+                    self.sess(name)?.push(f)?;
+                }
+            }
+        }
+    }
+
+    async fn expect_close(&mut self, name: &str, within: Duration) -> StepResult {
+        let until = Instant::now() + self.deadline(within);
+        loop {
+            match self.receive(name, until).await? {
+                Some(f) => self.sess(name)?.push(f)?,
+                None => {
+                    let sess = self.sess(name)?;
+                    if sess.closed.is_some() {
+                        sess.conn = None;
+                        return Ok(());
+                    }
+                    return Err(Stop::Fail {
+                        reason: format!("the transport stayed open for {within:?}"),
+                        expected: Some("the target closes the transport".into()),
+                        actual: Some("still open".into()),
+                    });
+                }
+            }
+        }
+    }
+
+    async fn resume(&mut self, r: &Resume) -> StepResult {
+        let last = self.render(&r.last_event_seq)?;
+        let token = self.render(&r.token)?;
+        let (id, principal, features) = {
+            let s = self.sess(&r.session)?;
+            (s.id.clone(), s.principal.clone(), s.features.clone())
+        };
+        let conn = self.target.connect(&self.instance).await.map_err(|e| {
+            Stop::target(format!("could not reconnect to {}: {e}", self.target.describe()))
+        })?;
+        self.wire.log(&r.session, Direction::Note, "reconnected for resume");
+        let mut sess = Sess::new(conn, &principal);
+        sess.id = id.clone();
+        sess.last_seq = last.as_u64().unwrap_or(0);
+        if let Some(old) = self.sessions.insert(r.session.clone(), sess) {
+            old.shutdown().await;
+        }
+        let args = json!({"session_id": id, "resume_token": token, "last_event_seq": last});
+        let env = match self.target.profile.dialect.resume {
+            ResumeDialect::Message => self.envelope(&r.session, "session.resume", args)?,
+            ResumeDialect::Hello => {
+                self.dialect.push("resume spelled as session.hello.payload.resume (profile dialect)".into());
+                let t = self.target.profile.tokens.alice.clone();
+                self.envelope(&r.session, "session.hello", json!({"auth": {"scheme": "bearer", "token": t}, "resume": args}))?
+            }
+        };
+        self.send_text(&r.session, env.to_string()).await?;
+        self.await_welcome(&r.session, &features, &r.expect, "session.resume").await?;
+        if matches!(r.expect, HelloOutcome::Welcome) {
+            // Features are those negotiated when the session began.
+            let sess = self.sess(&r.session)?;
+            sess.features = features.clone();
+            self.monitor.opened(&r.session, &principal, &features);
+            self.monitor.resumed(&r.session, last.as_u64().unwrap_or(0));
+        }
+        Ok(())
+    }
+
+    async fn wait_job(&mut self, w: &WaitJob) -> StepResult {
+        let job = self.render_text(&w.job)?;
+        let pattern = json!({"type": {"$one_of": ["job.result", "job.error"]}, "job_id": job});
+        let frame = self
+            .await_match(&w.session, &pattern, w.within, false, &format!("the terminal message of job {job}"))
+            .await?;
+        let status = frame.value.pointer("/payload/final_status").and_then(Value::as_str).unwrap_or("(none)");
+        if w.status != JobStatus::Terminal && status != w.status.as_str() {
+            return Err(Stop::Fail {
+                reason: format!("job {job} ended `{status}`, not `{}`", w.status.as_str()),
+                expected: Some(format!("final_status {}", w.status.as_str())),
+                actual: Some(matcher::show(&frame.value)),
+            });
+        }
+        self.capture(&frame, &w.capture)
+    }
+
+    fn assert(&mut self, a: &Assert) -> StepResult {
+        let l = self.render(&a.left)?;
+        let r = self.render(&a.right)?;
+        let num = |v: &Value| v.as_f64();
+        let ok = match a.op {
+            AssertOp::Equal => json_eq(&l, &r),
+            AssertOp::NotEqual => !json_eq(&l, &r),
+            AssertOp::Less | AssertOp::Greater => {
+                let ord = match (num(&l), num(&r), l.as_str(), r.as_str()) {
+                    (Some(x), Some(y), _, _) => x.partial_cmp(&y),
+                    (_, _, Some(x), Some(y)) => Some(x.cmp(y)),
+                    _ => None,
+                };
+                ord == Some(if a.op == AssertOp::Less { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater })
+            }
+        };
+        if ok {
+            return Ok(());
+        }
+        let op = match a.op {
+            AssertOp::Equal => "equal to",
+            AssertOp::NotEqual => "different from",
+            AssertOp::Less => "less than",
+            AssertOp::Greater => "greater than",
+        };
+        Err(Stop::Fail {
+            reason: a.message.clone().unwrap_or_else(|| format!("assertion failed: {} {op} {}", matcher::show(&l), matcher::show(&r))),
+            expected: Some(format!("{op} {}", matcher::show(&r))),
+            actual: Some(matcher::show(&l)),
+        })
+    }
+}
+
+fn json_eq(a: &Value, b: &Value) -> bool {
+    matcher::matches(b, a).is_ok() && matcher::matches(a, b).is_ok() || a == b
+}
+
+fn check_code(frame: &Frame, code: Option<&str>) -> StepResult {
+    let got = frame
+        .value
+        .pointer("/payload/code")
+        .and_then(Value::as_str)
+        .unwrap_or("(none)");
+    match code {
+        Some(c) if c != got => Err(Stop::Fail {
+            reason: format!("refused with {got}, not {c}"),
+            expected: Some(format!("code {c}")),
+            actual: Some(matcher::show(&frame.value)),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn mismatch_stop(describe: &str, f: &Frame, m: &matcher::Mismatch, reason: &str) -> Stop {
+    Stop::Fail {
+        reason: format!("{reason}; closest: {}", f.kind()),
+        expected: Some(describe.to_string()),
+        actual: Some(format!("{} — in {}", m, matcher::show(&f.value))),
+    }
+}
+
+/// Deep-merge `over` into `base` (objects merge, anything else replaces; null removes).
+fn merge(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                if v.is_null() {
+                    b.remove(k);
+                } else {
+                    merge(b.entry(k.clone()).or_insert(Value::Object(Map::new())), v);
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
+}
