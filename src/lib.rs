@@ -7,5 +7,6 @@
 
 pub mod clock;
 pub mod ids;
+pub mod matcher;
 pub mod transport;
 pub mod wire;
