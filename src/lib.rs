@@ -5,8 +5,10 @@
 //! The peers it tests against live here too: the reference [`runtime`] and
 //! the reference [`client`].
 
+pub mod case;
 pub mod clock;
 pub mod ids;
 pub mod matcher;
+pub mod template;
 pub mod transport;
 pub mod wire;
