@@ -5,14 +5,20 @@
 //! The peers it tests against live here too: the reference [`runtime`] and
 //! the reference [`client`].
 
+pub mod case;
 pub mod checks;
 pub mod client;
 pub mod clock;
+pub mod engine;
 pub mod ids;
+pub mod matcher;
 pub mod profile;
 pub mod redact;
+pub mod report;
 pub mod runtime;
 pub mod schema;
+pub mod target;
+pub mod template;
 pub mod transport;
 pub mod verdict;
 pub mod wire;

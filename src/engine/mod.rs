@@ -126,7 +126,6 @@ impl Wire {
 
 /// The state of one case being run.
 pub(crate) struct Run<'a> {
-    pub case: &'a Case,
     pub target: &'a Target,
     pub instance: crate::target::Instance,
     pub opts: &'a EngineOptions,
@@ -146,7 +145,6 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
     let mut monitor = Monitor::new();
     monitor.schema = opts.schema;
     let mut run = Run {
-        case,
         target,
         instance: target.instance(),
         opts,

@@ -65,10 +65,6 @@ impl Sess {
         self.conn.as_ref().map(Conn::stderr_tail).unwrap_or_default()
     }
 
-    pub fn has(&self, feature: &str) -> bool {
-        self.features.iter().any(|f| f == feature)
-    }
-
     /// Close politely (stdin EOF / WebSocket close), then make sure any process is gone.
     pub async fn shutdown(mut self) {
         if let Some(conn) = self.conn.take() {

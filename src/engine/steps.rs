@@ -342,7 +342,7 @@ impl Run<'_> {
     ) -> Result<Frame, Stop> {
         let describe = if what.is_empty() { matcher::describe(pattern) } else { what.to_string() };
         let mut closest: Option<(Frame, matcher::Mismatch)> = None;
-        let mut judge = |f: &Frame, closest: &mut Option<(Frame, matcher::Mismatch)>| -> Option<matcher::Captures> {
+        let judge = |f: &Frame, closest: &mut Option<(Frame, matcher::Mismatch)>| -> Option<matcher::Captures> {
             match matcher::matches(pattern, &f.value) {
                 Ok(c) => Some(c),
                 Err(m) => {

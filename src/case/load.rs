@@ -1,0 +1,368 @@
+//! Reading case files: YAML text -> validated [`Case`]s, with every error
+//! reported as one `file:line:col: problem` message.
+//!
+//! Positions come from serde_yaml_ng itself. Errors raised while
+//! deserialising carry the position of the node being visited. Step lines
+//! (which a successful parse does not report) are found by re-reading the
+//! document with a visitor that walks to one node and stops there with an
+//! error — the error's position is that node's position. This follows the
+//! real YAML structure, so flow style (`[{open: {}}]`), nested `repeat`
+//! bodies, anchors and odd indentation all get the right line.
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::de::{CaseDe, MSG};
+use super::model::{Case, Step, StepKind};
+use super::validate;
+
+/// A problem with a case file: which file, where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseError {
+    /// The file, as given to the loader.
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// 1-based column, when known (only with `line`).
+    pub column: Option<usize>,
+    /// The problem, one line, without the location.
+    pub message: String,
+}
+
+impl CaseError {
+    pub fn new(
+        file: &Path,
+        line: Option<usize>,
+        column: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        CaseError {
+            file: file.to_path_buf(),
+            line,
+            column: line.and(column),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for CaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for CaseError {}
+
+/// Turn a serde_yaml_ng error into a `CaseError`: position from the error,
+/// message without serde_yaml_ng's ` at line L column C` (and, for our own
+/// messages, without its `path: ` prefix).
+fn yaml_error(file: &Path, e: serde_yaml_ng::Error) -> CaseError {
+    let loc = e.location();
+    let mut msg = e.to_string();
+    if let Some(l) = &loc {
+        let at = format!(" at line {} column {}", l.line(), l.column());
+        if let Some(i) = msg.find(&at) {
+            msg.replace_range(i..i + at.len(), "");
+        }
+    }
+    if let Some(i) = msg.find(MSG) {
+        msg = msg[i + MSG.len_utf8()..].to_string();
+    }
+    CaseError::new(
+        file,
+        loc.as_ref().map(|l| l.line()),
+        loc.as_ref().map(|l| l.column()),
+        msg,
+    )
+}
+
+// ------------------------------------------------------------- positions
+
+/// One step of a path into a YAML document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Seg {
+    Key(&'static str),
+    Index(usize),
+}
+
+const FOUND: &str = "__arcp_conform_locate__";
+
+/// Walks a document along a path and fails, on purpose, at its end.
+struct Locate<'p>(&'p [Seg]);
+
+impl<'de> DeserializeSeed<'de> for Locate<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Locate<'_> {
+    fn here<E: de::Error>(&self) -> Result<(), E> {
+        if self.0.is_empty() {
+            Err(E::custom(FOUND))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+macro_rules! locate_scalars {
+    ($($name:ident: $t:ty),*) => {
+        $(fn $name<E: de::Error>(self, _v: $t) -> Result<(), E> { self.here() })*
+    };
+}
+
+impl<'de> Visitor<'de> for Locate<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+    locate_scalars!(visit_bool: bool, visit_i64: i64, visit_u64: u64, visit_f64: f64, visit_str: &str);
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        self.here()?;
+        let Seg::Key(want) = self.0[0] else {
+            return Ok(());
+        };
+        while let Some(key) = map.next_key::<serde_yaml_ng::Value>()? {
+            if key.as_str() == Some(want) {
+                return map.next_value_seed(Locate(&self.0[1..]));
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.here()?;
+        let Seg::Index(want) = self.0[0] else {
+            return Ok(());
+        };
+        for _ in 0..want {
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+        }
+        seq.next_element_seed(Locate(&self.0[1..])).map(|_| ())
+    }
+}
+
+/// Finds positions of nodes in one document of a file.
+pub(crate) struct Locator<'t> {
+    text: &'t str,
+    doc: usize,
+}
+
+impl Locator<'_> {
+    /// 1-based (line, column) of the node at `path`, if it exists.
+    pub(crate) fn find(&self, path: &[Seg]) -> Option<(usize, usize)> {
+        let doc = serde_yaml_ng::Deserializer::from_str(self.text).nth(self.doc)?;
+        match Locate(path).deserialize(doc) {
+            Err(e) if e.to_string().contains(FOUND) => e.location().map(|l| (l.line(), l.column())),
+            _ => None,
+        }
+    }
+}
+
+fn fill_lines(loc: &Locator<'_>, steps: &mut [Step], path: &mut Vec<Seg>) {
+    for (i, step) in steps.iter_mut().enumerate() {
+        path.push(Seg::Index(i));
+        step.line = loc.find(path).map(|(l, _)| l).unwrap_or(0);
+        if let StepKind::Repeat(r) = &mut step.kind {
+            path.push(Seg::Key("repeat"));
+            path.push(Seg::Key("steps"));
+            fill_lines(loc, &mut r.steps, path);
+            path.truncate(path.len() - 2);
+        }
+        path.pop();
+    }
+}
+
+// ---------------------------------------------------------------- loading
+
+/// Parse the text of one case file (one case, or several YAML documents
+/// separated by `---`, each a case). `path` is used for messages and as
+/// each case's `source`. Empty documents are skipped; a file with no case at
+/// all is an error.
+pub fn parse_str(text: &str, path: &Path) -> Result<Vec<Case>, CaseError> {
+    let mut cases: Vec<Case> = Vec::new();
+    for (doc_index, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let parsed = Option::<CaseDe>::deserialize(doc).map_err(|e| yaml_error(path, e))?;
+        let Some(CaseDe(mut case)) = parsed else {
+            continue;
+        };
+        let loc = Locator {
+            text,
+            doc: doc_index,
+        };
+        case.source = path.to_path_buf();
+        case.line = loc.find(&[]).map(|(l, _)| l).unwrap_or(1);
+        fill_lines(&loc, &mut case.steps, &mut vec![Seg::Key("steps")]);
+        validate::check(&mut case).map_err(|(line, msg)| {
+            CaseError::new(path, Some(line).filter(|l| *l > 0), None, msg)
+        })?;
+        if let Some(prev) = cases.iter().find(|c| c.id == case.id) {
+            return Err(duplicate(&case, prev));
+        }
+        cases.push(case);
+    }
+    if cases.is_empty() {
+        return Err(CaseError::new(path, None, None, "no case in file"));
+    }
+    Ok(cases)
+}
+
+fn duplicate(case: &Case, prev: &Case) -> CaseError {
+    CaseError::new(
+        &case.source,
+        Some(case.line),
+        None,
+        format!(
+            "duplicate case id {:?} (also in {})",
+            case.id,
+            prev.location()
+        ),
+    )
+}
+
+/// Read and parse one case file.
+pub fn load_file(path: &Path) -> Result<Vec<Case>, CaseError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CaseError::new(path, None, None, format!("cannot read: {e}")))?;
+    parse_str(&text, path)
+}
+
+/// Every `*.yaml` / `*.yml` file under `dir`, recursively, sorted; entries
+/// whose name starts with `.` are skipped.
+pub fn case_files(dir: &Path) -> Result<Vec<PathBuf>, CaseError> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), CaseError> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| CaseError::new(dir, None, None, format!("cannot read directory: {e}")))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| {
+                CaseError::new(dir, None, None, format!("cannot read directory: {e}"))
+            })?;
+            let path = entry.path();
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| CaseError::new(&path, None, None, format!("cannot read: {e}")))?;
+            if meta.is_dir() {
+                walk(&path, out)?;
+            } else if matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            ) {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// Load every case under `dir` (see [`case_files`]), in file order then
+/// document order. Fails on the first problem: a bad file, a case id used
+/// twice (naming both places), a `depends_on` naming no case, or a
+/// dependency cycle.
+pub fn load_dir(dir: &Path) -> Result<Vec<Case>, CaseError> {
+    let mut cases: Vec<Case> = Vec::new();
+    let mut by_id: HashMap<String, usize> = HashMap::new();
+    for file in case_files(dir)? {
+        for case in load_file(&file)? {
+            if let Some(&i) = by_id.get(&case.id) {
+                return Err(duplicate(&case, &cases[i]));
+            }
+            by_id.insert(case.id.clone(), cases.len());
+            cases.push(case);
+        }
+    }
+    check_dependencies(&cases)?;
+    Ok(cases)
+}
+
+/// Every `depends_on` names a loaded case, and there is no cycle.
+pub fn check_dependencies(cases: &[Case]) -> Result<(), CaseError> {
+    let index: BTreeMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    for case in cases {
+        for dep in &case.depends_on {
+            if !index.contains_key(dep.as_str()) {
+                return Err(CaseError::new(
+                    &case.source,
+                    Some(case.line),
+                    None,
+                    format!("case {:?} depends on unknown case {dep:?}", case.id),
+                ));
+            }
+        }
+    }
+    // Depth-first search for a cycle; report it as a -> b -> a.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    fn visit<'a>(
+        id: &'a str,
+        index: &BTreeMap<&'a str, &'a Case>,
+        marks: &mut HashMap<&'a str, Mark>,
+        stack: &mut Vec<&'a str>,
+    ) -> Option<Vec<&'a str>> {
+        match marks.get(id).copied().unwrap_or(Mark::New) {
+            Mark::Done => return None,
+            Mark::Active => {
+                let start = stack.iter().position(|s| *s == id).unwrap_or(0);
+                let mut cycle = stack[start..].to_vec();
+                cycle.push(id);
+                return Some(cycle);
+            }
+            Mark::New => {}
+        }
+        marks.insert(id, Mark::Active);
+        stack.push(id);
+        for dep in &index[id].depends_on {
+            if let Some(c) = visit(dep, index, marks, stack) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        marks.insert(id, Mark::Done);
+        None
+    }
+    let mut marks = HashMap::new();
+    for case in cases {
+        if let Some(cycle) = visit(&case.id, &index, &mut marks, &mut Vec::new()) {
+            let first = index[cycle[0]];
+            return Err(CaseError::new(
+                &first.source,
+                Some(first.line),
+                None,
+                format!("dependency cycle: {}", cycle.join(" -> ")),
+            ));
+        }
+    }
+    Ok(())
+}

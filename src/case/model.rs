@@ -1,0 +1,621 @@
+//! The parsed, validated form of a case file. Everything here is produced by
+//! the loader ([`crate::case::load_file`] and friends); defaults are already
+//! filled in, so the engine never has to know YAML-level spellings.
+//!
+//! Values that may hold `${...}` templates are kept as `serde_json::Value`
+//! (or `String`) exactly as written; the engine renders them with
+//! [`crate::template::render`] just before use.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::wire::Feature;
+
+/// Session name used when a step does not say `session:`.
+pub const DEFAULT_SESSION: &str = "a";
+/// Whole-case deadline when a case has no `timeout:`.
+pub const DEFAULT_CASE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `within:` for `expect`, `expect_error`, `expect_close`.
+pub const DEFAULT_EXPECT_WITHIN: Duration = Duration::from_secs(5);
+/// Default `within:` for `wait_job`.
+pub const DEFAULT_WAIT_JOB_WITHIN: Duration = Duration::from_secs(10);
+/// Default `for:` for `expect_none`.
+pub const DEFAULT_EXPECT_NONE_FOR: Duration = Duration::from_secs(1);
+/// Default capture name for the job id of a `submit`.
+pub const DEFAULT_JOB_CAPTURE: &str = "job";
+/// Default agent of a `submit`.
+pub const DEFAULT_SUBMIT_AGENT: &str = "${agents.conformance}";
+
+/// One conformance case: a requirement from the spec and the steps that
+/// check it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// Stable id, `^[a-z0-9][a-z0-9_.-]*$`, unique across a case directory.
+    pub id: String,
+    /// One-line human title.
+    pub title: String,
+    /// Spec sections the requirement comes from, e.g. `["6.3"]`; never empty.
+    pub sections: Vec<String>,
+    /// RFC 2119 strength of the requirement.
+    pub level: Level,
+    /// The requirement sentence, quoted from the spec.
+    pub requirement: String,
+    /// What the target must offer for the case to be runnable. The loader
+    /// adds what it can see the steps use (see [`Requires`]).
+    pub requires: Requires,
+    /// Free-form tags for selection.
+    pub tags: Vec<String>,
+    /// Ids of cases that must pass before this one is meaningful.
+    pub depends_on: Vec<String>,
+    /// Whole-case deadline (default 30s).
+    pub timeout: Duration,
+    /// Which side the harness plays.
+    pub role: Role,
+    /// The steps, in order; never empty.
+    pub steps: Vec<Step>,
+    /// File the case was read from (as given to the loader).
+    pub source: PathBuf,
+    /// 1-based line where the case's mapping starts in `source`.
+    pub line: usize,
+}
+
+impl Case {
+    /// `source:line` for messages.
+    pub fn location(&self) -> String {
+        format!("{}:{}", self.source.display(), self.line)
+    }
+
+    /// Every step in execution order of appearance, descending into
+    /// `repeat` bodies (each body listed once), depth first.
+    pub fn all_steps(&self) -> Vec<&Step> {
+        fn walk<'a>(steps: &'a [Step], out: &mut Vec<&'a Step>) {
+            for s in steps {
+                out.push(s);
+                if let StepKind::Repeat(r) = &s.kind {
+                    walk(&r.steps, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.steps, &mut out);
+        out
+    }
+}
+
+/// RFC 2119 level. `MUST NOT` / `SHOULD NOT` requirements are written as
+/// `MUST` / `SHOULD` (the negation lives in the requirement sentence).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Level {
+    Must,
+    Should,
+    May,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which side of the protocol the harness plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The target is a runtime; the harness is the client (default).
+    #[default]
+    Runtime,
+    /// The target is a client; the harness is the runtime (future work:
+    /// parsed, not yet executed).
+    Client,
+}
+
+/// What the target must offer. After loading, `agents`, `principals`,
+/// `sessions` and `reconnect` include what the loader saw the steps use,
+/// so the engine can trust them for N/A / UNTESTABLE decisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requires {
+    /// Negotiated features the case needs; absent from the effective set
+    /// -> N/A.
+    pub features: Vec<Feature>,
+    /// Agent roles needed; the target lacks one -> UNTESTABLE.
+    pub agents: Vec<AgentRole>,
+    /// Maximum number of concurrent connections (>= 1).
+    pub sessions: u32,
+    /// Principal aliases used.
+    pub principals: Vec<Principal>,
+    /// Needs to drop a transport and reconnect to the same runtime.
+    pub reconnect: bool,
+}
+
+impl Default for Requires {
+    fn default() -> Self {
+        Requires {
+            features: Vec::new(),
+            agents: Vec::new(),
+            sessions: 1,
+            principals: Vec::new(),
+            reconnect: false,
+        }
+    }
+}
+
+/// An agent role a target declares in its configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentRole {
+    /// The scriptable conformance agent (`${agents.conformance}`).
+    Conformance,
+    /// An agent that echoes its input (`${agents.echo}`).
+    Echo,
+}
+
+impl AgentRole {
+    pub const ALL: &'static [AgentRole] = &[AgentRole::Conformance, AgentRole::Echo];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentRole::Conformance => "conformance",
+            AgentRole::Echo => "echo",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AgentRole> {
+        AgentRole::ALL.iter().copied().find(|r| r.as_str() == s)
+    }
+}
+
+impl fmt::Display for AgentRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A principal alias; the target configuration maps aliases to tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Principal {
+    /// The first principal.
+    Alice,
+    /// The same principal as `alice`, with a different token.
+    Alice2,
+    /// A second, different principal.
+    Bob,
+    /// A token the runtime must reject.
+    Invalid,
+}
+
+impl Principal {
+    pub const ALL: &'static [Principal] = &[
+        Principal::Alice,
+        Principal::Alice2,
+        Principal::Bob,
+        Principal::Invalid,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Principal::Alice => "alice",
+            Principal::Alice2 => "alice2",
+            Principal::Bob => "bob",
+            Principal::Invalid => "invalid",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Principal> {
+        Principal::ALL.iter().copied().find(|p| p.as_str() == s)
+    }
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One step of a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub kind: StepKind,
+    /// The step's `note:`, a human description.
+    pub note: Option<String>,
+    /// 1-based line of the step in its case file.
+    pub line: usize,
+}
+
+/// What a step does. Each variant corresponds to one YAML step key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepKind {
+    /// `open`: connect a transport, send `session.hello`, await the reply.
+    Open(Hello),
+    /// `connect`: open a transport only.
+    Connect(SessionRef),
+    /// `hello`: send `session.hello` on an already-connected session and
+    /// await the reply.
+    Hello(Hello),
+    /// `send`: send one frame.
+    Send(Send),
+    /// `submit`: `job.submit` + await `job.accepted` (or an error).
+    Submit(Submit),
+    /// `expect`: await a frame matching a pattern.
+    Expect(Expect),
+    /// `expect_error`: await an error with a given code.
+    ExpectError(ExpectError),
+    /// `expect_none`: no (matching) frame arrives for a while.
+    ExpectNone(ExpectNone),
+    /// `expect_close`: the peer closes the transport.
+    ExpectClose(ExpectClose),
+    /// `drop`: close the transport abruptly (no `session.close`).
+    Drop(SessionRef),
+    /// `resume`: reconnect and send `session.resume`.
+    Resume(Resume),
+    /// `wait_job`: await a job's terminal message.
+    WaitJob(WaitJob),
+    /// `sleep`: pause.
+    Sleep(Duration),
+    /// `set`: bind names to (rendered) values, in order.
+    Set(Map<String, Value>),
+    /// `assert`: compare two (rendered) values.
+    Assert(Assert),
+    /// `repeat`: run nested steps `times` times with `${i}` = 0, 1, ...
+    Repeat(Repeat),
+}
+
+impl StepKind {
+    /// Every step key, in documentation order.
+    pub const NAMES: &'static [&'static str] = &[
+        "open",
+        "connect",
+        "hello",
+        "send",
+        "submit",
+        "expect",
+        "expect_error",
+        "expect_none",
+        "expect_close",
+        "drop",
+        "resume",
+        "wait_job",
+        "sleep",
+        "set",
+        "assert",
+        "repeat",
+    ];
+
+    /// The YAML key of this step.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StepKind::Open(_) => "open",
+            StepKind::Connect(_) => "connect",
+            StepKind::Hello(_) => "hello",
+            StepKind::Send(_) => "send",
+            StepKind::Submit(_) => "submit",
+            StepKind::Expect(_) => "expect",
+            StepKind::ExpectError(_) => "expect_error",
+            StepKind::ExpectNone(_) => "expect_none",
+            StepKind::ExpectClose(_) => "expect_close",
+            StepKind::Drop(_) => "drop",
+            StepKind::Resume(_) => "resume",
+            StepKind::WaitJob(_) => "wait_job",
+            StepKind::Sleep(_) => "sleep",
+            StepKind::Set(_) => "set",
+            StepKind::Assert(_) => "assert",
+            StepKind::Repeat(_) => "repeat",
+        }
+    }
+
+    /// The session the step acts on (`None` for sleep/set/assert/repeat).
+    pub fn session(&self) -> Option<&str> {
+        match self {
+            StepKind::Open(h) | StepKind::Hello(h) => Some(&h.session),
+            StepKind::Connect(s) | StepKind::Drop(s) => Some(&s.session),
+            StepKind::Send(s) => Some(&s.session),
+            StepKind::Submit(s) => Some(&s.session),
+            StepKind::Expect(s) => Some(&s.session),
+            StepKind::ExpectError(s) => Some(&s.session),
+            StepKind::ExpectNone(s) => Some(&s.session),
+            StepKind::ExpectClose(s) => Some(&s.session),
+            StepKind::Resume(s) => Some(&s.session),
+            StepKind::WaitJob(s) => Some(&s.session),
+            StepKind::Sleep(_) | StepKind::Set(_) | StepKind::Assert(_) | StepKind::Repeat(_) => {
+                None
+            }
+        }
+    }
+}
+
+/// A step that only names a session (`connect`, `drop`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRef {
+    pub session: String,
+}
+
+/// `open` / `hello`: build and send `session.hello`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hello {
+    pub session: String,
+    /// Whose token goes in `auth` (default alice).
+    pub principal: Principal,
+    /// Features to offer.
+    pub features: FeatureSet,
+    /// `payload.client`; `None` lets the engine use its own identity.
+    pub client: Option<ClientInfo>,
+    /// The `auth` object.
+    pub auth: Auth,
+    /// Object merged over the hello payload the engine builds (may hold
+    /// templates).
+    pub payload: Option<Map<String, Value>>,
+    /// The reply to wait for.
+    pub expect: HelloOutcome,
+    /// Answer the target's `session.ping`s automatically (default true);
+    /// false lets a case play a silent peer (§6.4).
+    pub auto_pong: bool,
+}
+
+/// The feature list offered in `session.hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FeatureSet {
+    /// Every feature the harness knows (default).
+    #[default]
+    All,
+    /// Exactly these strings (unknown names are allowed on purpose).
+    List(Vec<String>),
+}
+
+/// `payload.client` of a hello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub name: String,
+    pub version: String,
+}
+
+/// How to fill `payload.auth` of a hello.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum Auth {
+    /// `{scheme: bearer, token: <principal's token>}` (no `auth:` key).
+    #[default]
+    Default,
+    /// Leave `auth` out of the payload (`auth: null`).
+    Omit,
+    /// Use this value as the whole `auth` object (may hold templates).
+    Replace(Value),
+}
+
+/// Expected reply to a hello or resume.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HelloOutcome {
+    /// `session.welcome` (default).
+    #[default]
+    Welcome,
+    /// An error; `code` when the case names one (`None` = any code).
+    Error { code: Option<String> },
+}
+
+/// `send`: one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Send {
+    pub session: String,
+    pub frame: Frame,
+}
+
+/// What `send` puts on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Frame {
+    /// An envelope built by the engine (`send: {type: ...}`).
+    Message(MessageSpec),
+    /// This text, verbatim after template rendering (`send: {raw: ...}`).
+    Raw(String),
+    /// A syntactically valid frame of this many bytes (`send: {oversize: N}`).
+    Oversize(u64),
+}
+
+/// An envelope to build. The engine fills `arcp`, `id` and `session_id`
+/// as usual, then applies `envelope`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageSpec {
+    /// The message `type` (any string; unknown types are allowed on purpose).
+    pub kind: String,
+    /// The `payload` (default `{}`; any JSON, may hold templates).
+    pub payload: Value,
+    /// Envelope `job_id` (template string).
+    pub job_id: Option<String>,
+    /// Envelope `trace_id` (template string).
+    pub trace_id: Option<String>,
+    /// Merged over the top-level envelope last; a key whose value is `null`
+    /// removes that field. Empty when not given.
+    pub envelope: Map<String, Value>,
+}
+
+/// `submit`: `job.submit` and its reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submit {
+    pub session: String,
+    /// `payload.agent` (template string; default `${agents.conformance}`).
+    pub agent: String,
+    /// `payload.input` (default `{}`).
+    pub input: Value,
+    pub lease_request: Option<Value>,
+    pub lease_constraints: Option<Value>,
+    /// Template string.
+    pub idempotency_key: Option<String>,
+    /// Usually a number; kept as JSON so cases can send invalid values.
+    pub max_runtime_sec: Option<Value>,
+    /// Envelope `trace_id` (template string).
+    pub trace_id: Option<String>,
+    /// Name the accepted job id is captured under (`as:`, default `job`).
+    pub capture_as: String,
+    pub expect: SubmitOutcome,
+}
+
+/// Expected reply to a submit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SubmitOutcome {
+    /// `job.accepted` (default); its `payload.job_id` is captured.
+    #[default]
+    Accepted,
+    /// An error; `code` when the case names one (`None` = any code).
+    Error { code: Option<String> },
+}
+
+/// `expect`: wait for a frame matching `pattern`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expect {
+    pub session: String,
+    /// A [`crate::matcher`] pattern matched against the whole frame (may
+    /// hold templates, rendered before matching).
+    pub pattern: Value,
+    /// How long to wait (default 5s).
+    pub within: Duration,
+    /// `false` (default): skip frames that do not match; `true`: the very
+    /// next frame must match.
+    pub next: bool,
+    /// Name -> JSON pointer (starting with `/`) into the matched frame.
+    pub capture: BTreeMap<String, String>,
+}
+
+/// `expect_error`: wait for an error with a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectError {
+    pub session: String,
+    /// Expected `code` (a §12 code); `None` = any error.
+    pub code: Option<String>,
+    pub within: Duration,
+    /// Which kind of message carries the error.
+    pub source: ErrorSource,
+}
+
+/// Where an expected error may appear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum ErrorSource {
+    /// A `session.error` message.
+    #[serde(rename = "session.error")]
+    SessionError,
+    /// A `job.error` message.
+    #[serde(rename = "job.error")]
+    JobError,
+    /// A `tool_result` job event with an `error`.
+    #[serde(rename = "tool_result")]
+    ToolResult,
+    /// Any of the above (default).
+    #[default]
+    #[serde(rename = "any")]
+    Any,
+}
+
+/// `expect_none`: for `duration`, no frame (matching `pattern`) arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectNone {
+    pub session: String,
+    /// `None`: no frame at all may arrive.
+    pub pattern: Option<Value>,
+    /// The `for:` duration (default 1s).
+    pub duration: Duration,
+}
+
+/// `expect_close`: the peer closes the transport within `within`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectClose {
+    pub session: String,
+    pub within: Duration,
+}
+
+/// `resume`: reconnect the (dropped) session and send `session.resume`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resume {
+    pub session: String,
+    /// `payload.last_event_seq` (default `"${session.<s>.last_seq}"`).
+    pub last_event_seq: Value,
+    /// `payload.resume_token` (default `"${session.<s>.resume_token}"`).
+    pub token: Value,
+    pub expect: HelloOutcome,
+}
+
+/// `wait_job`: wait for a job's terminal message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WaitJob {
+    pub session: String,
+    /// The job id (template string, default `${job}`).
+    pub job: String,
+    pub status: JobStatus,
+    /// Default 10s.
+    pub within: Duration,
+    /// Name -> JSON pointer into the terminal message.
+    pub capture: BTreeMap<String, String>,
+}
+
+/// The terminal status `wait_job` requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Success,
+    Error,
+    Cancelled,
+    TimedOut,
+    /// Any terminal status (default).
+    #[default]
+    Terminal,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Success => "success",
+            JobStatus::Error => "error",
+            JobStatus::Cancelled => "cancelled",
+            JobStatus::TimedOut => "timed_out",
+            JobStatus::Terminal => "terminal",
+        }
+    }
+}
+
+/// `assert`: `left <op> right` after rendering both.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assert {
+    pub op: AssertOp,
+    pub left: Value,
+    pub right: Value,
+    /// Shown when the assertion fails.
+    pub message: Option<String>,
+}
+
+/// Comparison of an `assert`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertOp {
+    /// JSON equality (numbers numerically).
+    Equal,
+    NotEqual,
+    /// Numbers (or strings, lexicographically).
+    Less,
+    Greater,
+}
+
+impl AssertOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssertOp::Equal => "equal",
+            AssertOp::NotEqual => "not_equal",
+            AssertOp::Less => "less",
+            AssertOp::Greater => "greater",
+        }
+    }
+}
+
+/// `repeat`: the body `times` times; `${i}` is 0-based.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repeat {
+    pub times: u32,
+    pub steps: Vec<Step>,
+}

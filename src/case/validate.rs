@@ -1,0 +1,283 @@
+//! Checks that need the whole case (and step lines): sessions are opened
+//! before use, template names are defined before use, and the `requires`
+//! block is completed with what the steps visibly use.
+
+use std::collections::{HashMap, HashSet};
+
+use super::model::*;
+use crate::matcher;
+use crate::template::{self, Builtin};
+
+/// A problem at a line (0 = unknown).
+pub(crate) type Problem = (usize, String);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Transport open, no hello yet.
+    Connected,
+    /// Welcomed (or at least helloed / resumed).
+    Open,
+    /// We dropped the transport.
+    Dropped,
+    /// The peer closed the transport (`expect_close`).
+    Closed,
+}
+
+impl State {
+    fn live(self) -> bool {
+        matches!(self, State::Connected | State::Open)
+    }
+}
+
+#[derive(Default)]
+struct Checker {
+    sessions: HashMap<String, State>,
+    defined: HashSet<String>,
+    repeat_depth: usize,
+    max_live: u32,
+    agents: Vec<AgentRole>,
+    principals: Vec<Principal>,
+    reconnect: bool,
+}
+
+fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+/// Validate `case` and complete `case.requires`. Cases with
+/// `role: client` are only checked for syntax (their step semantics are
+/// future work).
+pub(crate) fn check(case: &mut Case) -> Result<(), Problem> {
+    if case.role == Role::Client {
+        return Ok(());
+    }
+    let mut c = Checker::default();
+    c.steps(&case.steps)?;
+    let req = &mut case.requires;
+    for a in c.agents {
+        push_unique(&mut req.agents, a);
+    }
+    for p in c.principals {
+        push_unique(&mut req.principals, p);
+    }
+    req.sessions = req.sessions.max(c.max_live);
+    req.reconnect |= c.reconnect;
+    Ok(())
+}
+
+/// Every template name a step's values refer to (not `set`, handled
+/// in order).
+fn step_names(kind: &StepKind) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut value = |v: &serde_json::Value| out.extend(template::names(v));
+    match kind {
+        StepKind::Open(h) | StepKind::Hello(h) => {
+            if let Some(p) = &h.payload {
+                value(&serde_json::Value::Object(p.clone()));
+            }
+            if let Auth::Replace(v) = &h.auth {
+                value(v);
+            }
+        }
+        StepKind::Send(s) => match &s.frame {
+            Frame::Message(m) => {
+                value(&m.payload);
+                value(&serde_json::Value::Object(m.envelope.clone()));
+                for t in [&m.job_id, &m.trace_id].into_iter().flatten() {
+                    value(&t.as_str().into());
+                }
+            }
+            Frame::Raw(r) => value(&r.as_str().into()),
+            Frame::Oversize(_) => {}
+        },
+        StepKind::Submit(s) => {
+            value(&s.agent.as_str().into());
+            value(&s.input);
+            for v in [&s.lease_request, &s.lease_constraints, &s.max_runtime_sec]
+                .into_iter()
+                .flatten()
+            {
+                value(v);
+            }
+            for t in [&s.idempotency_key, &s.trace_id].into_iter().flatten() {
+                value(&t.as_str().into());
+            }
+        }
+        StepKind::Expect(e) => value(&e.pattern),
+        StepKind::ExpectNone(e) => {
+            if let Some(p) = &e.pattern {
+                value(p);
+            }
+        }
+        StepKind::Resume(r) => {
+            value(&r.last_event_seq);
+            value(&r.token);
+        }
+        StepKind::WaitJob(w) => value(&w.job.as_str().into()),
+        StepKind::Assert(a) => {
+            value(&a.left);
+            value(&a.right);
+        }
+        StepKind::Connect(_)
+        | StepKind::Drop(_)
+        | StepKind::ExpectError(_)
+        | StepKind::ExpectClose(_)
+        | StepKind::Sleep(_)
+        | StepKind::Set(_)
+        | StepKind::Repeat(_) => {}
+    }
+    out
+}
+
+impl Checker {
+    fn steps(&mut self, steps: &[Step]) -> Result<(), Problem> {
+        steps.iter().try_for_each(|s| self.step(s))
+    }
+
+    fn name(&mut self, name: &str) -> Result<(), String> {
+        if name == "i" {
+            return if self.repeat_depth > 0 {
+                Ok(())
+            } else {
+                Err("`${i}` is only defined inside `repeat`".to_string())
+            };
+        }
+        if self.defined.contains(name) {
+            return Ok(());
+        }
+        match Builtin::parse(name) {
+            Some(b) => {
+                match &b {
+                    Builtin::SessionId(s)
+                    | Builtin::SessionResumeToken(s)
+                    | Builtin::SessionLastSeq(s) => {
+                        if !self.sessions.contains_key(s) {
+                            return Err(format!(
+                                "`${{{name}}}` refers to session {s:?} before it is opened"
+                            ));
+                        }
+                    }
+                    Builtin::Agent(a) => push_unique(&mut self.agents, *a),
+                    Builtin::PrincipalToken(p) => push_unique(&mut self.principals, *p),
+                    Builtin::Now(_) => {}
+                }
+                Ok(())
+            }
+            None => Err(format!(
+                "unknown template name `${{{name}}}`: not a built-in, and no earlier step captures or sets it"
+            )),
+        }
+    }
+
+    fn require_live(&self, session: &str) -> Result<(), String> {
+        match self.sessions.get(session) {
+            Some(s) if s.live() => Ok(()),
+            None => Err(format!("step uses session {session:?} before it is opened")),
+            Some(State::Dropped) => Err(format!(
+                "step uses session {session:?} after it was dropped (`resume` or `open` it again)"
+            )),
+            Some(_) => Err(format!(
+                "step uses session {session:?} after the peer closed it (`resume` or `open` it again)"
+            )),
+        }
+    }
+
+    fn require_not_live(&self, session: &str, step: &str) -> Result<(), String> {
+        match self.sessions.get(session) {
+            Some(s) if s.live() => Err(format!(
+                "`{step}` on session {session:?}, which is still connected (`drop` it first, or use another session name)"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn set_state(&mut self, session: &str, state: State) {
+        self.sessions.insert(session.to_string(), state);
+        let live = self.sessions.values().filter(|s| s.live()).count() as u32;
+        self.max_live = self.max_live.max(live);
+    }
+
+    fn step(&mut self, step: &Step) -> Result<(), Problem> {
+        let at = |msg: String| (step.line, msg);
+
+        // Values first: a step cannot use what it captures itself.
+        for name in step_names(&step.kind) {
+            self.name(&name).map_err(at)?;
+        }
+
+        match &step.kind {
+            StepKind::Open(h) => {
+                self.require_not_live(&h.session, "open").map_err(at)?;
+                push_unique(&mut self.principals, h.principal);
+                self.set_state(&h.session, State::Open);
+            }
+            StepKind::Connect(s) => {
+                self.require_not_live(&s.session, "connect").map_err(at)?;
+                self.set_state(&s.session, State::Connected);
+            }
+            StepKind::Hello(h) => {
+                self.require_live(&h.session).map_err(at)?;
+                push_unique(&mut self.principals, h.principal);
+                self.set_state(&h.session, State::Open);
+            }
+            StepKind::Resume(r) => {
+                self.require_not_live(&r.session, "resume").map_err(at)?;
+                self.reconnect = true;
+                self.set_state(&r.session, State::Open);
+            }
+            StepKind::Drop(s) => {
+                if !self.sessions.contains_key(&s.session) {
+                    return Err(at(format!(
+                        "step uses session {:?} before it is opened",
+                        s.session
+                    )));
+                }
+                self.set_state(&s.session, State::Dropped);
+            }
+            StepKind::ExpectClose(e) => {
+                self.require_live(&e.session).map_err(at)?;
+                self.set_state(&e.session, State::Closed);
+            }
+            StepKind::Submit(s) => {
+                self.require_live(&s.session).map_err(at)?;
+                self.defined.insert(s.capture_as.clone());
+            }
+            StepKind::Expect(e) => {
+                self.require_live(&e.session).map_err(at)?;
+                self.defined.extend(e.capture.keys().cloned());
+                self.defined.extend(matcher::capture_names(&e.pattern));
+            }
+            StepKind::WaitJob(w) => {
+                self.require_live(&w.session).map_err(at)?;
+                self.defined.extend(w.capture.keys().cloned());
+            }
+            StepKind::Send(_) | StepKind::ExpectError(_) | StepKind::ExpectNone(_) => {
+                let s = step.kind.session().expect("session step");
+                self.require_live(s).map_err(at)?;
+            }
+            StepKind::Set(map) => {
+                for (k, v) in map {
+                    for name in template::names(v) {
+                        self.name(&name).map_err(at)?;
+                    }
+                    self.defined.insert(k.clone());
+                }
+            }
+            StepKind::Repeat(r) => {
+                self.repeat_depth += 1;
+                // A second pass sees the state the first iteration leaves
+                // behind (a session opened and never dropped, a name
+                // captured late in the body and used early).
+                let passes = if r.times > 1 { 2 } else { 1 };
+                for _ in 0..passes {
+                    self.steps(&r.steps)?;
+                }
+                self.repeat_depth -= 1;
+            }
+            StepKind::Sleep(_) | StepKind::Assert(_) => {}
+        }
+        Ok(())
+    }
+}
