@@ -22,3 +22,5 @@ pub mod template;
 pub mod transport;
 pub mod verdict;
 pub mod wire;
+pub mod suite;
+pub mod cli;

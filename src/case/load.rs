@@ -288,10 +288,22 @@ pub fn case_files(dir: &Path) -> Result<Vec<PathBuf>, CaseError> {
 /// twice (naming both places), a `depends_on` naming no case, or a
 /// dependency cycle.
 pub fn load_dir(dir: &Path) -> Result<Vec<Case>, CaseError> {
+    let mut sources = vec![];
+    for file in case_files(dir)? {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| CaseError::new(&file, None, None, format!("cannot read: {e}")))?;
+        sources.push((file, text));
+    }
+    load_sources(&sources)
+}
+
+/// Load cases from (path, text) pairs, with the checks of [`load_dir`]:
+/// unique ids, known dependencies, no cycles.
+pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<Vec<Case>, CaseError> {
     let mut cases: Vec<Case> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
-    for file in case_files(dir)? {
-        for case in load_file(&file)? {
+    for (file, text) in sources {
+        for case in parse_str(text, file)? {
             if let Some(&i) = by_id.get(&case.id) {
                 return Err(duplicate(&case, &cases[i]));
             }

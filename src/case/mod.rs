@@ -30,5 +30,7 @@ mod validate;
 mod tests;
 
 pub use duration::parse_duration;
-pub use load::{case_files, check_dependencies, load_dir, load_file, parse_str, CaseError};
+pub use load::{
+    case_files, check_dependencies, load_dir, load_file, load_sources, parse_str, CaseError,
+};
 pub use model::*;

@@ -1,0 +1,406 @@
+//! Command line: parse flags, build a target and a case selection, run, report.
+//! Exit codes: 0 all passed, 1 a case failed, 2 bad usage or input.
+
+use crate::case::Case;
+use crate::engine::runner::{self, CaseResult, RunOptions};
+use crate::engine::EngineOptions;
+use crate::profile::Profile;
+use crate::report::{console, RunReport};
+use crate::runtime::{Fault, Faults, Runtime, RuntimeConfig};
+use crate::target::{self, Target};
+use crate::transport::TransportOptions;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "arcp-conform",
+    version,
+    about = "Conformance test harness and fuzzer for ARCP v1.1",
+    long_about = "Conformance test harness and fuzzer for ARCP v1.1.\n\nWith no command, runs the runtime suite: against the embedded reference runtime when no --target is given.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the runtime suite (the default command).
+    Run(RunArgs),
+    /// List the cases a selection would run.
+    List(SelectArgs),
+    /// Show a case: its requirement and its steps.
+    Explain {
+        /// Case id.
+        id: String,
+        #[command(flatten)]
+        select: SelectArgs,
+    },
+    /// Serve the reference runtime over stdio or WebSocket.
+    Serve(ServeArgs),
+}
+
+/// Which cases.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SelectArgs {
+    /// Read cases from this directory instead of the embedded suite.
+    #[arg(long, value_name = "DIR")]
+    cases: Option<PathBuf>,
+    /// Run only this case file (repeatable); e.g. a fuzzer reproducer.
+    #[arg(long = "case", value_name = "FILE")]
+    case_files: Vec<PathBuf>,
+    /// Only cases whose id matches this glob (repeatable), e.g. 'session.resume.*'.
+    #[arg(long, short = 's', value_name = "GLOB")]
+    select: Vec<String>,
+    /// Only cases citing this spec section or a subsection of it (repeatable), e.g. 6.3.
+    #[arg(long, value_name = "SECTION")]
+    section: Vec<String>,
+    /// Only cases with this tag (repeatable).
+    #[arg(long, value_name = "TAG")]
+    tag: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// The implementation to test: a shell command speaking NDJSON on stdio, or a ws:// URL.
+    /// Without it, the embedded reference runtime is tested.
+    #[arg(long, short = 't', value_name = "CMD|URL")]
+    target: Option<String>,
+    /// Target profile (YAML): tokens, agent roles, time scale, dialect.
+    #[arg(long, value_name = "FILE")]
+    profile: Option<PathBuf>,
+    #[command(flatten)]
+    select: SelectArgs,
+    /// Cases run at once.
+    #[arg(long, short = 'j', default_value_t = 8, value_name = "N")]
+    jobs: usize,
+    /// Multiply every deadline by this factor (slow targets, loaded machines).
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    timeout_scale: f64,
+    /// Protocol seconds per wall second of the target's clock
+    /// (default: 10 for the embedded runtime, else the profile's, else 1).
+    #[arg(long, value_name = "F")]
+    time_scale: Option<f64>,
+    /// Fail the run on WARN (SHOULD violations) too.
+    #[arg(long)]
+    strict: bool,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write every result, with wire logs, as JSON here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Largest frame accepted from the target, in bytes.
+    #[arg(long, default_value_t = crate::transport::DEFAULT_FRAME_CAP, value_name = "BYTES")]
+    frame_cap: usize,
+    /// Switch on a fault in the embedded runtime (repeatable; see `serve --list-faults`).
+    #[arg(long, value_name = "NAME")]
+    fault: Vec<String>,
+    /// Skip JSON Schema validation of received frames.
+    #[arg(long)]
+    no_schema: bool,
+    /// Colour: auto, always, never.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+    /// Print the wire log of failing cases.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+    /// Print only failures and the summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Serve one session on this process's stdin/stdout (NDJSON).
+    #[arg(long, conflicts_with = "ws")]
+    stdio: bool,
+    /// Listen for WebSocket connections on ADDR (port 0 picks one and prints the URL).
+    #[arg(long, value_name = "ADDR")]
+    ws: Option<String>,
+    /// Protocol seconds per wall second (speeds up heartbeats, expiry, sleeps).
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    time_scale: f64,
+    /// Heartbeat interval advertised, in protocol seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS")]
+    heartbeat: f64,
+    /// Resume window, in protocol seconds.
+    #[arg(long, default_value_t = 600.0, value_name = "SECS")]
+    resume_window: f64,
+    /// Let other principals observe jobs (deployment policy, §7.6).
+    #[arg(long)]
+    cross_principal: bool,
+    /// Switch on a fault (repeatable).
+    #[arg(long, value_name = "NAME")]
+    fault: Vec<String>,
+    /// List the faults and exit.
+    #[arg(long)]
+    list_faults: bool,
+}
+
+/// A user error: one message, exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl<E: std::fmt::Display> From<E> for UsageError {
+    fn from(e: E) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return code;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("arcp-conform: cannot start the async runtime: {e}");
+            return 2;
+        }
+    };
+    let result = rt.block_on(async move {
+        crate::transport::process::install_ctrl_c_handler();
+        match cli.command {
+            None => run(cli.run).await,
+            Some(Command::Run(args)) => run(args).await,
+            Some(Command::List(sel)) => list(&sel),
+            Some(Command::Explain { id, select }) => explain(&id, &select),
+            Some(Command::Serve(args)) => serve(args).await,
+        }
+    });
+    rt.shutdown_timeout(Duration::from_secs(2));
+    match result {
+        Ok(code) => code,
+        Err(UsageError(msg)) => {
+            eprintln!("arcp-conform: {msg}");
+            2
+        }
+    }
+}
+
+/// Load and filter cases.
+pub fn select(sel: &SelectArgs) -> Result<Vec<Case>, UsageError> {
+    let cases = if sel.cases.is_some() || !sel.case_files.is_empty() {
+        crate::suite::from_paths(sel.cases.as_deref(), &sel.case_files)?
+    } else {
+        crate::suite::runtime_suite()?
+    };
+    let globs = sel
+        .select
+        .iter()
+        .map(|g| {
+            globset::Glob::new(g)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| UsageError(format!("--select {g}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let picked: Vec<Case> = cases
+        .into_iter()
+        .filter(|c| globs.is_empty() || globs.iter().any(|g| g.is_match(&c.id)))
+        .filter(|c| {
+            sel.section.is_empty()
+                || sel.section.iter().any(|s| {
+                    c.sections.iter().any(|cs| cs == s || cs.starts_with(&format!("{s}.")))
+                })
+        })
+        .filter(|c| sel.tag.is_empty() || sel.tag.iter().any(|t| c.tags.contains(t)))
+        .collect();
+    if picked.is_empty() {
+        return Err(UsageError("the selection matches no case (see `arcp-conform list`)".into()));
+    }
+    Ok(picked)
+}
+
+fn parse_faults(names: &[String]) -> Result<Faults, UsageError> {
+    names
+        .iter()
+        .map(|n| {
+            Fault::parse(n).ok_or_else(|| {
+                UsageError(format!("--fault {n}: unknown fault (see `arcp-conform serve --list-faults`)"))
+            })
+        })
+        .collect()
+}
+
+async fn build_target(args: &RunArgs) -> Result<Target, UsageError> {
+    if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
+        return Err(UsageError("--timeout-scale must be a positive number".into()));
+    }
+    if args.time_scale.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+        return Err(UsageError("--time-scale must be a positive number".into()));
+    }
+    let mut profile = match &args.profile {
+        Some(p) => Profile::load(p)?,
+        None => Profile::default(),
+    };
+    let transport = TransportOptions {
+        frame_cap: args.frame_cap,
+        ..TransportOptions::default()
+    };
+    let spec = args.target.clone().or_else(|| profile.target.clone());
+    match spec {
+        None => {
+            let scale = args.time_scale.unwrap_or(target::EMBEDDED_TIME_SCALE);
+            let mut cfg = target::suite_runtime_config(scale);
+            cfg.faults = parse_faults(&args.fault)?;
+            let mut t = Target::embedded(cfg);
+            t.transport = transport;
+            Ok(t)
+        }
+        Some(spec) => {
+            if !args.fault.is_empty() {
+                return Err(UsageError("--fault applies to the embedded runtime only; start `arcp-conform serve --fault ...` as the target instead".into()));
+            }
+            if let Some(ts) = args.time_scale {
+                profile.time_scale = ts;
+            }
+            if profile.name == "target" {
+                profile.name = spec.clone();
+            }
+            Target::external(&spec, profile, transport)
+                .await
+                .map_err(|e| UsageError(format!("--target {spec}: {e}")))
+        }
+    }
+}
+
+async fn run(args: RunArgs) -> Result<i32, UsageError> {
+    let cases = select(&args.select)?;
+    let target = Arc::new(build_target(&args).await?);
+    let style = console::Style {
+        color: match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        },
+        verbose: args.verbose,
+    };
+    let total = cases.len();
+    let opts = RunOptions {
+        jobs: args.jobs.max(1),
+        engine: EngineOptions {
+            timeout_scale: args.timeout_scale,
+            schema: !args.no_schema,
+        },
+    };
+    let started_at = crate::clock::timestamp(chrono::Utc::now());
+    let t0 = Instant::now();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let quiet = args.quiet;
+    let strict = args.strict;
+    if !quiet {
+        println!("arcp-conform {}: {} cases against {}", env!("CARGO_PKG_VERSION"), total, target.describe());
+    }
+    let d = done.clone();
+    let results: Vec<CaseResult> = runner::run_all(
+        cases.into_iter().map(Arc::new).collect(),
+        target.clone(),
+        opts,
+        move |r| {
+            let n = d.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let rec = crate::report::CaseRecord::from_result(r);
+            if !quiet || rec.verdict().fails_run(strict) {
+                println!("{}", console::case_line(style, &rec, n, total));
+            }
+        },
+    )
+    .await;
+    let report = RunReport::new(target.describe(), started_at, t0.elapsed(), &results);
+    let mut out = std::io::stdout().lock();
+    let _ = console::failures(&mut out, style, &report, strict);
+    let _ = console::summary(&mut out, style, &report);
+    if let Some(p) = &args.json {
+        report.write_json(p).map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
+    }
+    if let Some(p) = &args.junit {
+        std::fs::write(p, crate::report::junit::render(&report, strict))
+            .map_err(|e| UsageError(format!("--junit {}: {e}", p.display())))?;
+    }
+    let failed = report.cases.iter().any(|c| c.verdict().fails_run(strict) && c.baselined.is_none());
+    Ok(if failed { 1 } else { 0 })
+}
+
+fn list(sel: &SelectArgs) -> Result<i32, UsageError> {
+    for c in select(sel)? {
+        println!("{:<56} {:<6} §{:<8} {}", c.id, c.level.as_str(), c.sections.join(","), c.title);
+    }
+    Ok(0)
+}
+
+fn explain(id: &str, sel: &SelectArgs) -> Result<i32, UsageError> {
+    let all = select(&SelectArgs {
+        select: vec![],
+        ..sel.clone()
+    })?;
+    let Some(c) = all.iter().find(|c| c.id == id) else {
+        return Err(UsageError(format!("no case with id `{id}` (see `arcp-conform list`)")));
+    };
+    println!("{}\n  {}\n", c.id, c.title);
+    println!("requirement (§{}, {}):\n  \"{}\"\n", c.sections.join(", §"), c.level.as_str(), c.requirement);
+    println!("source: {}\n", c.location());
+    if let Some(text) = crate::suite::source_text(c) {
+        println!("{text}");
+    }
+    Ok(0)
+}
+
+async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
+    if args.list_faults {
+        for f in Fault::ALL {
+            println!("{:<32} {}", f.name(), f.describe());
+        }
+        return Ok(0);
+    }
+    for (flag, v) in [("--time-scale", args.time_scale), ("--heartbeat", args.heartbeat), ("--resume-window", args.resume_window)] {
+        if !(v > 0.0 && v.is_finite()) {
+            return Err(UsageError(format!("{flag} must be a positive number")));
+        }
+    }
+    let config = RuntimeConfig {
+        clock: crate::clock::ScaledClock::shared(args.time_scale),
+        heartbeat_interval: Duration::from_secs_f64(args.heartbeat),
+        resume_window: Duration::from_secs_f64(args.resume_window),
+        cross_principal_observe: args.cross_principal,
+        faults: parse_faults(&args.fault)?,
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::new(config);
+    if args.stdio {
+        runtime.serve(crate::transport::stdio::own_stdio(crate::transport::DEFAULT_FRAME_CAP)).await;
+        return Ok(0);
+    }
+    let Some(addr) = args.ws else {
+        return Err(UsageError("serve needs --stdio or --ws ADDR".into()));
+    };
+    let (mut listener, local) = crate::transport::ws::listen(&addr, crate::transport::DEFAULT_FRAME_CAP)
+        .await
+        .map_err(|e| UsageError(format!("--ws {addr}: {e}")))?;
+    println!("listening on ws://{local}");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    while let Some(conn) = listener.accept().await {
+        let rt = runtime.clone();
+        tokio::spawn(async move { rt.serve(conn).await });
+    }
+    Ok(0)
+}
