@@ -19,7 +19,7 @@
 //!   `$key`.
 //!
 //! Patterns are checked when a case is loaded with [`validate_pattern`], so
-//! at run time [`matches`] only reports mismatches. The engine renders
+//! at run time [`matches()`] only reports mismatches. The engine renders
 //! `${...}` templates in a pattern before matching; a matcher argument that
 //! still contains a template (`$gt ${session.a.last_seq}`) is accepted by
 //! validation and checked once rendered.
