@@ -19,7 +19,7 @@
 //!   `$key`.
 //!
 //! Patterns are checked when a case is loaded with [`validate_pattern`], so
-//! at run time [`matches`] only reports mismatches. The engine renders
+//! at run time [`matches()`] only reports mismatches. The engine renders
 //! `${...}` templates in a pattern before matching; a matcher argument that
 //! still contains a template (`$gt ${session.a.last_seq}`) is accepted by
 //! validation and checked once rendered.
@@ -184,7 +184,10 @@ fn parse_str_pattern(s: &str, lenient: bool) -> Result<Option<StrPattern<'_>>, S
     if !is_matcher_word(s) {
         return Ok(Some(StrPattern::Literal(s)));
     }
+    // The argument is everything after the first space; it is trimmed
+    // except for `$regex`, whose argument is taken verbatim.
     let (word, arg) = match s.find(' ') {
+        Some(i) if &s[..i] == "$regex" => (&s[..i], Some(&s[i + 1..])),
         Some(i) => (&s[..i], Some(s[i + 1..].trim())),
         None => (s, None),
     };
@@ -896,6 +899,8 @@ mod tests {
         assert_eq!(m.expected, "a string matching /^job_/");
         bad(json!("$regex ."), json!(1));
         ok(json!("$regex a b"), json!("xa by")); // argument keeps inner spaces
+        ok(json!("$regex  x$"), json!("a x")); // ... and leading ones
+        bad(json!("$regex  x$"), json!("ax"));
         ok(json!("$gt 1"), json!(2));
         bad(json!("$gt 1"), json!(1));
         ok(json!("$gte 1"), json!(1));

@@ -1150,3 +1150,62 @@ fn load_dir_reports_bad_file_and_missing_dir() {
     let e = load_file(&d.0.join("none.yaml")).unwrap_err().to_string();
     assert!(e.contains("none.yaml: cannot read:"), "{e}");
 }
+
+/// Every ```yaml block of the language doc that is a whole case (starts
+/// with `id:`) must load.
+#[test]
+fn documentation_examples_load() {
+    let doc = include_str!("../../docs/case-language.md");
+    let mut found = 0;
+    for block in doc.split("```yaml\n").skip(1) {
+        let body = block.split("\n```").next().unwrap();
+        if body.starts_with("id:") {
+            found += 1;
+            parse_str(body, Path::new("docs/case-language.md"))
+                .unwrap_or_else(|e| panic!("doc example does not load: {e}\n{body}"));
+        }
+    }
+    assert!(found >= 1);
+}
+
+/// The step snippets in the doc parse as steps (sessions opened first).
+#[test]
+fn documentation_step_snippets_parse() {
+    let doc = include_str!("../../docs/case-language.md");
+    let section = doc
+        .split("## Steps")
+        .nth(1)
+        .unwrap()
+        .split("## Patterns")
+        .next()
+        .unwrap();
+    let mut found = 0;
+    for block in section.split("```yaml\n").skip(1) {
+        let body = block.split("\n```").next().unwrap();
+        let lines: Vec<&str> = body.lines().collect();
+        let snippet = if body.starts_with("- ") {
+            lines.iter().map(|l| format!("  {l}\n")).collect::<String>()
+        } else {
+            // a bare `step: {...}` mapping
+            let mut it = lines.iter();
+            let first = it.next().unwrap();
+            format!(
+                "  - {first}\n{}",
+                it.map(|l| format!("    {l}\n")).collect::<String>()
+            )
+        };
+        let prelude = "  - open: {}\n  - open: {session: b}\n  - open: {session: c}\n  - submit: {}\n  - set: {seen: 1, first_id: x, second_id: y, seq_a: 1, seq_b: 2, n: 1}\n";
+        // open/resume/connect need their session not connected
+        let extra = if snippet.starts_with("  - open:") || snippet.starts_with("  - resume:") {
+            "  - drop: {}\n"
+        } else if snippet.starts_with("  - connect:") {
+            "  - drop: {session: b}\n"
+        } else {
+            ""
+        };
+        let text = with_steps(&format!("{prelude}{extra}{snippet}"));
+        found += 1;
+        parse(&text).unwrap_or_else(|e| panic!("doc snippet does not parse: {e}\n{text}"));
+    }
+    assert!(found >= 15, "{found}");
+}
