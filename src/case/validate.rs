@@ -212,6 +212,8 @@ impl Checker {
                 self.require_not_live(&h.session, "open").map_err(at)?;
                 push_unique(&mut self.principals, h.principal);
                 self.set_state(&h.session, State::Open);
+                // The engine keeps each session's welcome frame.
+                self.defined.insert(format!("{}_welcome", h.session));
             }
             StepKind::Connect(s) => {
                 self.require_not_live(&s.session, "connect").map_err(at)?;
@@ -221,11 +223,14 @@ impl Checker {
                 self.require_live(&h.session).map_err(at)?;
                 push_unique(&mut self.principals, h.principal);
                 self.set_state(&h.session, State::Open);
+                // The engine keeps each session's welcome frame.
+                self.defined.insert(format!("{}_welcome", h.session));
             }
             StepKind::Resume(r) => {
                 self.require_not_live(&r.session, "resume").map_err(at)?;
                 self.reconnect = true;
                 self.set_state(&r.session, State::Open);
+                self.defined.insert(format!("{}_welcome", r.session));
             }
             StepKind::Drop(s) => {
                 if !self.sessions.contains_key(&s.session) {
@@ -243,6 +248,8 @@ impl Checker {
             StepKind::Submit(s) => {
                 self.require_live(&s.session).map_err(at)?;
                 self.defined.insert(s.capture_as.clone());
+                // The engine also keeps the whole job.accepted payload.
+                self.defined.insert(format!("{}_accepted", s.capture_as));
             }
             StepKind::Expect(e) => {
                 self.require_live(&e.session).map_err(at)?;
