@@ -171,7 +171,10 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("arcp-conform: cannot start the async runtime: {e}");
@@ -220,13 +223,17 @@ pub fn select(sel: &SelectArgs) -> Result<Vec<Case>, UsageError> {
         .filter(|c| {
             sel.section.is_empty()
                 || sel.section.iter().any(|s| {
-                    c.sections.iter().any(|cs| cs == s || cs.starts_with(&format!("{s}.")))
+                    c.sections
+                        .iter()
+                        .any(|cs| cs == s || cs.starts_with(&format!("{s}.")))
                 })
         })
         .filter(|c| sel.tag.is_empty() || sel.tag.iter().any(|t| c.tags.contains(t)))
         .collect();
     if picked.is_empty() {
-        return Err(UsageError("the selection matches no case (see `arcp-conform list`)".into()));
+        return Err(UsageError(
+            "the selection matches no case (see `arcp-conform list`)".into(),
+        ));
     }
     Ok(picked)
 }
@@ -236,7 +243,9 @@ fn parse_faults(names: &[String]) -> Result<Faults, UsageError> {
         .iter()
         .map(|n| {
             Fault::parse(n).ok_or_else(|| {
-                UsageError(format!("--fault {n}: unknown fault (see `arcp-conform serve --list-faults`)"))
+                UsageError(format!(
+                    "--fault {n}: unknown fault (see `arcp-conform serve --list-faults`)"
+                ))
             })
         })
         .collect()
@@ -244,7 +253,9 @@ fn parse_faults(names: &[String]) -> Result<Faults, UsageError> {
 
 async fn build_target(args: &RunArgs) -> Result<Target, UsageError> {
     if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
-        return Err(UsageError("--timeout-scale must be a positive number".into()));
+        return Err(UsageError(
+            "--timeout-scale must be a positive number".into(),
+        ));
     }
     if args.time_scale.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
         return Err(UsageError("--time-scale must be a positive number".into()));
@@ -291,7 +302,9 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         color: match args.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
         },
         verbose: args.verbose,
     };
@@ -309,7 +322,12 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     let quiet = args.quiet;
     let strict = args.strict;
     if !quiet {
-        println!("arcp-conform {}: {} cases against {}", env!("CARGO_PKG_VERSION"), total, target.describe());
+        println!(
+            "arcp-conform {}: {} cases against {}",
+            env!("CARGO_PKG_VERSION"),
+            total,
+            target.describe()
+        );
     }
     let d = done.clone();
     let results: Vec<CaseResult> = runner::run_all(
@@ -330,19 +348,30 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     let _ = console::failures(&mut out, style, &report, strict);
     let _ = console::summary(&mut out, style, &report);
     if let Some(p) = &args.json {
-        report.write_json(p).map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
+        report
+            .write_json(p)
+            .map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
     }
     if let Some(p) = &args.junit {
         std::fs::write(p, crate::report::junit::render(&report, strict))
             .map_err(|e| UsageError(format!("--junit {}: {e}", p.display())))?;
     }
-    let failed = report.cases.iter().any(|c| c.verdict().fails_run(strict) && c.baselined.is_none());
+    let failed = report
+        .cases
+        .iter()
+        .any(|c| c.verdict().fails_run(strict) && c.baselined.is_none());
     Ok(if failed { 1 } else { 0 })
 }
 
 fn list(sel: &SelectArgs) -> Result<i32, UsageError> {
     for c in select(sel)? {
-        println!("{:<56} {:<6} §{:<8} {}", c.id, c.level.as_str(), c.sections.join(","), c.title);
+        println!(
+            "{:<56} {:<6} §{:<8} {}",
+            c.id,
+            c.level.as_str(),
+            c.sections.join(","),
+            c.title
+        );
     }
     Ok(0)
 }
@@ -353,10 +382,17 @@ fn explain(id: &str, sel: &SelectArgs) -> Result<i32, UsageError> {
         ..sel.clone()
     })?;
     let Some(c) = all.iter().find(|c| c.id == id) else {
-        return Err(UsageError(format!("no case with id `{id}` (see `arcp-conform list`)")));
+        return Err(UsageError(format!(
+            "no case with id `{id}` (see `arcp-conform list`)"
+        )));
     };
     println!("{}\n  {}\n", c.id, c.title);
-    println!("requirement (§{}, {}):\n  \"{}\"\n", c.sections.join(", §"), c.level.as_str(), c.requirement);
+    println!(
+        "requirement (§{}, {}):\n  \"{}\"\n",
+        c.sections.join(", §"),
+        c.level.as_str(),
+        c.requirement
+    );
     println!("source: {}\n", c.location());
     if let Some(text) = crate::suite::source_text(c) {
         println!("{text}");
@@ -371,7 +407,11 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
         }
         return Ok(0);
     }
-    for (flag, v) in [("--time-scale", args.time_scale), ("--heartbeat", args.heartbeat), ("--resume-window", args.resume_window)] {
+    for (flag, v) in [
+        ("--time-scale", args.time_scale),
+        ("--heartbeat", args.heartbeat),
+        ("--resume-window", args.resume_window),
+    ] {
         if !(v > 0.0 && v.is_finite()) {
             return Err(UsageError(format!("{flag} must be a positive number")));
         }
@@ -386,15 +426,20 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
     };
     let runtime = Runtime::new(config);
     if args.stdio {
-        runtime.serve(crate::transport::stdio::own_stdio(crate::transport::DEFAULT_FRAME_CAP)).await;
+        runtime
+            .serve(crate::transport::stdio::own_stdio(
+                crate::transport::DEFAULT_FRAME_CAP,
+            ))
+            .await;
         return Ok(0);
     }
     let Some(addr) = args.ws else {
         return Err(UsageError("serve needs --stdio or --ws ADDR".into()));
     };
-    let (mut listener, local) = crate::transport::ws::listen(&addr, crate::transport::DEFAULT_FRAME_CAP)
-        .await
-        .map_err(|e| UsageError(format!("--ws {addr}: {e}")))?;
+    let (mut listener, local) =
+        crate::transport::ws::listen(&addr, crate::transport::DEFAULT_FRAME_CAP)
+            .await
+            .map_err(|e| UsageError(format!("--ws {addr}: {e}")))?;
     println!("listening on ws://{local}");
     use std::io::Write;
     let _ = std::io::stdout().flush();

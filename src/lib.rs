@@ -7,6 +7,7 @@
 
 pub mod case;
 pub mod checks;
+pub mod cli;
 pub mod client;
 pub mod clock;
 pub mod engine;
@@ -17,10 +18,9 @@ pub mod redact;
 pub mod report;
 pub mod runtime;
 pub mod schema;
+pub mod suite;
 pub mod target;
 pub mod template;
 pub mod transport;
 pub mod verdict;
 pub mod wire;
-pub mod suite;
-pub mod cli;

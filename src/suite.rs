@@ -11,7 +11,10 @@ static CASES: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/cases");
 pub fn embedded_sources() -> Vec<(PathBuf, String)> {
     fn walk(d: &Dir<'static>, out: &mut Vec<(PathBuf, String)>) {
         for f in d.files() {
-            let is_case = matches!(f.path().extension().and_then(|e| e.to_str()), Some("yaml" | "yml"));
+            let is_case = matches!(
+                f.path().extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml")
+            );
             let name = f.path().file_name().and_then(|n| n.to_str()).unwrap_or("");
             if is_case && !name.starts_with('.') && name != "requirements.yaml" {
                 if let Some(text) = f.contents_utf8() {

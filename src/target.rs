@@ -71,7 +71,10 @@ impl Target {
         let clock: SharedClock = ScaledClock::shared(profile.time_scale);
         let kind = if spec.starts_with("ws://") || spec.starts_with("wss://") {
             let server = match &profile.command {
-                Some(cmd) => Some(transport::process::spawn_server(cmd, &SpawnOptions::default())?),
+                Some(cmd) => Some(transport::process::spawn_server(
+                    cmd,
+                    &SpawnOptions::default(),
+                )?),
                 None => None,
             };
             Kind::WebSocket {
@@ -109,10 +112,13 @@ impl Target {
                 .expect("embedded instances hold a runtime")
                 .connect_memory(self.transport.frame_cap)),
             Kind::Stdio(cmd) => transport::stdio::connect(cmd, &self.transport).await,
-            Kind::WebSocket { url, server: Some(g) } => {
-                transport::ws::connect_when_ready(g, url, &self.transport).await
+            Kind::WebSocket {
+                url,
+                server: Some(g),
+            } => transport::ws::connect_when_ready(g, url, &self.transport).await,
+            Kind::WebSocket { url, server: None } => {
+                transport::ws::connect(url, &self.transport).await
             }
-            Kind::WebSocket { url, server: None } => transport::ws::connect(url, &self.transport).await,
         }
     }
 
@@ -136,7 +142,9 @@ impl Target {
     /// Output of a server process the target started, if any.
     pub fn server_output(&self) -> String {
         match &self.kind {
-            Kind::WebSocket { server: Some(g), .. } => g.stderr_tail(),
+            Kind::WebSocket {
+                server: Some(g), ..
+            } => g.stderr_tail(),
             _ => String::new(),
         }
     }

@@ -1167,6 +1167,7 @@ struct RawCase {
     depends_on: Option<Vec<CaseId>>,
     timeout: Option<Dur>,
     role: Option<Role>,
+    catches: Option<Vec<Text>>,
     steps: NonEmpty<Step>,
 }
 
@@ -1209,6 +1210,12 @@ fn conv_case(r: RawCase) -> Result<Case, String> {
         depends_on: dedup(depends_on),
         timeout,
         role: r.role.unwrap_or_default(),
+        catches: r
+            .catches
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| t.0)
+            .collect(),
         steps: r.steps.0,
         source: Default::default(),
         line: 0,

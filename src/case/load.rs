@@ -261,7 +261,9 @@ pub fn case_files(dir: &Path) -> Result<Vec<PathBuf>, CaseError> {
                 CaseError::new(dir, None, None, format!("cannot read directory: {e}"))
             })?;
             let path = entry.path();
-            if entry.file_name().to_string_lossy().starts_with('.') {
+            let name = entry.file_name().to_string_lossy().to_string();
+            // requirements.yaml is the requirement list, not a case.
+            if name.starts_with('.') || name == "requirements.yaml" {
                 continue;
             }
             let meta = std::fs::metadata(&path)

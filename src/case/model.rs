@@ -55,6 +55,9 @@ pub struct Case {
     pub timeout: Duration,
     /// Which side the harness plays.
     pub role: Role,
+    /// Faults of the reference peer this case must catch (it must not pass
+    /// with any of them switched on): the proof that the case can fail.
+    pub catches: Vec<String>,
     /// The steps, in order; never empty.
     pub steps: Vec<Step>,
     /// File the case was read from (as given to the loader).

@@ -106,7 +106,10 @@ impl Wire {
             _ => crate::redact::frame(text),
         };
         if text.len() > WIRE_TEXT_LIMIT {
-            let cut = (0..=WIRE_TEXT_LIMIT).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            let cut = (0..=WIRE_TEXT_LIMIT)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
             let total = text.len();
             text.truncate(cut);
             text.push_str(&format!("… ({total} bytes)"));
@@ -204,7 +207,10 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
                     }
                 ),
             );
-            o.expected = Some(format!("every frame obeys: \"{}\"", v.invariant.requirement));
+            o.expected = Some(format!(
+                "every frame obeys: \"{}\"",
+                v.invariant.requirement
+            ));
             o.actual = Some(v.detail.clone());
             outcome = o;
         }

@@ -97,7 +97,10 @@ pub fn applicability(case: &Case, target: &Target, env: &Environment) -> Option<
     if !missing.is_empty() {
         return Some(Outcome::new(
             Verdict::NotApplicable,
-            format!("needs feature {} which the target did not negotiate", missing.join(", ")),
+            format!(
+                "needs feature {} which the target did not negotiate",
+                missing.join(", ")
+            ),
         ));
     }
     if (case.requires.sessions > 1 || case.requires.reconnect) && !target.shared_runtime() {
@@ -150,12 +153,18 @@ pub async fn run_all(
         Ok(env) => env,
         Err(outcome) => {
             let root = Arc::new(handshake_case());
-            let mut results = vec![CaseResult { case: root, outcome: outcome.clone() }];
+            let mut results = vec![CaseResult {
+                case: root,
+                outcome: outcome.clone(),
+            }];
             on_result(&results[0]);
             for case in cases {
                 let r = CaseResult {
                     case,
-                    outcome: Outcome::new(Verdict::Blocked, format!("blocked by {HANDSHAKE_ID}: {}", outcome.reason)),
+                    outcome: Outcome::new(
+                        Verdict::Blocked,
+                        format!("blocked by {HANDSHAKE_ID}: {}", outcome.reason),
+                    ),
                 };
                 on_result(&r);
                 results.push(r);
@@ -180,11 +189,21 @@ pub async fn run_all(
             .filter_map(|d| done.get(d).map(|rx| (d.clone(), rx.clone())))
             .collect();
         let tx = senders.remove(&case.id).expect("one sender per case");
-        let (target, env, sem, opts, on_result) = (target.clone(), env.clone(), sem.clone(), opts.clone(), on_result.clone());
+        let (target, env, sem, opts, on_result) = (
+            target.clone(),
+            env.clone(),
+            sem.clone(),
+            opts.clone(),
+            on_result.clone(),
+        );
         handles.push(tokio::spawn(async move {
             let mut blocked = None;
             for (id, mut rx) in deps {
-                let v = rx.wait_for(Option::is_some).await.map(|v| v.unwrap()).unwrap_or(Verdict::Error);
+                let v = rx
+                    .wait_for(Option::is_some)
+                    .await
+                    .map(|v| v.unwrap())
+                    .unwrap_or(Verdict::Error);
                 if !matches!(v, Verdict::Pass | Verdict::Warn | Verdict::Info) {
                     blocked = Some(format!("blocked by {id} ({v})"));
                     break;

@@ -62,7 +62,10 @@ impl Sess {
     }
 
     pub fn stderr_tail(&self) -> String {
-        self.conn.as_ref().map(Conn::stderr_tail).unwrap_or_default()
+        self.conn
+            .as_ref()
+            .map(Conn::stderr_tail)
+            .unwrap_or_default()
     }
 
     /// Close politely (stdin EOF / WebSocket close), then make sure any process is gone.
@@ -112,7 +115,9 @@ impl Run<'_> {
         self.wire.log(name, Direction::Out, &text);
         let sess = self.sess(name)?;
         let Some(conn) = sess.conn.as_ref() else {
-            return Err(Stop::fail(format!("session `{name}` has no open transport")));
+            return Err(Stop::fail(format!(
+                "session `{name}` has no open transport"
+            )));
         };
         match tokio::time::timeout(SEND_TIMEOUT, conn.send(text)).await {
             Ok(Ok(())) => Ok(()),
@@ -132,7 +137,9 @@ impl Run<'_> {
     pub(crate) fn closed_error(&mut self, name: &str, why: &str) -> Stop {
         let status = self.sessions.get(name).and_then(Sess::exit_status);
         match status {
-            Some(s) if !s.contains("status 0") => Stop::target(format!("target crashed: {s}; {why}")),
+            Some(s) if !s.contains("status 0") => {
+                Stop::target(format!("target crashed: {s}; {why}"))
+            }
             _ => Stop::fail(why.to_string()),
         }
     }
@@ -140,7 +147,11 @@ impl Run<'_> {
     /// Receive the next frame from the transport (not the backlog), waiting
     /// until `until`. `Ok(None)`: deadline passed. Closure is reported as
     /// `Ok(None)` with the session marked closed.
-    pub(crate) async fn receive(&mut self, name: &str, until: Instant) -> Result<Option<Frame>, Stop> {
+    pub(crate) async fn receive(
+        &mut self,
+        name: &str,
+        until: Instant,
+    ) -> Result<Option<Frame>, Stop> {
         loop {
             let now = Instant::now();
             if now >= until {
@@ -160,7 +171,11 @@ impl Run<'_> {
             };
             match item {
                 Inbound::Closed(reason) => {
-                    self.wire.log(name, Direction::Note, &format!("transport closed: {reason}"));
+                    self.wire.log(
+                        name,
+                        Direction::Note,
+                        &format!("transport closed: {reason}"),
+                    );
                     self.sess(name)?.closed = Some(reason);
                     return Ok(None);
                 }
@@ -177,7 +192,9 @@ impl Run<'_> {
                     let value: Value = match serde_json::from_str(&text) {
                         Ok(v) => v,
                         Err(e) => {
-                            return Err(Stop::target(format!("target sent a frame that is not JSON ({e})")))
+                            return Err(Stop::target(format!(
+                                "target sent a frame that is not JSON ({e})"
+                            )))
                         }
                     };
                     let violations = self.monitor.inbound(name, &text, Some(&value));
@@ -185,7 +202,10 @@ impl Run<'_> {
                         self.wire.log(
                             name,
                             Direction::Note,
-                            &format!("violation {} (§{}): {}", v.invariant.id, v.invariant.section, v.detail),
+                            &format!(
+                                "violation {} (§{}): {}",
+                                v.invariant.id, v.invariant.section, v.detail
+                            ),
                         );
                     }
                     self.violations.extend(violations);
@@ -204,7 +224,11 @@ impl Run<'_> {
     }
 
     async fn pong(&mut self, name: &str, ping: &Frame) -> Result<(), Stop> {
-        let nonce = ping.value.pointer("/payload/nonce").cloned().unwrap_or(Value::Null);
+        let nonce = ping
+            .value
+            .pointer("/payload/nonce")
+            .cloned()
+            .unwrap_or(Value::Null);
         let env = self.envelope(
             name,
             "session.pong",
@@ -214,7 +238,12 @@ impl Run<'_> {
     }
 
     /// A fresh envelope for this session in the target's dialect.
-    pub(crate) fn envelope(&mut self, name: &str, kind: &str, payload: Value) -> Result<Value, Stop> {
+    pub(crate) fn envelope(
+        &mut self,
+        name: &str,
+        kind: &str,
+        payload: Value,
+    ) -> Result<Value, Stop> {
         let arcp = self.target.profile.dialect.arcp_version.clone();
         let sess = self.sess(name)?;
         let mut env = serde_json::json!({
@@ -241,7 +270,10 @@ impl Run<'_> {
         if self.send_text(name, ping.to_string()).await.is_err() {
             return false;
         }
-        let until = Instant::now() + self.deadline(Duration::from_secs(5)).max(Duration::from_secs(1));
+        let until = Instant::now()
+            + self
+                .deadline(Duration::from_secs(5))
+                .max(Duration::from_secs(1));
         match self.receive(name, until).await {
             Ok(Some(f)) => {
                 let _ = self.sess(name).map(|s| s.push(f));

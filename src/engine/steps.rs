@@ -1,10 +1,10 @@
 //! What each step kind does.
 
 use super::session::{Frame, Sess};
-use super::{Run, Stop, StepResult};
+use super::{Run, StepResult, Stop};
 use crate::case::{
-    Assert, AssertOp, Auth, ErrorSource, Expect, ExpectError, FeatureSet, Frame as SendFrame, Hello,
-    HelloOutcome, JobStatus, Resume, Step, StepKind, Submit, SubmitOutcome, WaitJob,
+    Assert, AssertOp, Auth, ErrorSource, Expect, ExpectError, FeatureSet, Frame as SendFrame,
+    Hello, HelloOutcome, JobStatus, Resume, Step, StepKind, Submit, SubmitOutcome, WaitJob,
 };
 use crate::matcher;
 use crate::profile::ResumeDialect;
@@ -23,7 +23,8 @@ impl Run<'_> {
             for step in steps {
                 self.current_line = step.line;
                 if let Some(note) = &step.note {
-                    self.wire.log("-", Direction::Note, &format!("line {}: {note}", step.line));
+                    self.wire
+                        .log("-", Direction::Note, &format!("line {}: {note}", step.line));
                 }
                 self.step(step).await?;
             }
@@ -48,7 +49,8 @@ impl Run<'_> {
                     Some(p) => Some(self.render(p)?),
                     None => None,
                 };
-                self.expect_none(&e.session, pattern.as_ref(), e.duration).await
+                self.expect_none(&e.session, pattern.as_ref(), e.duration)
+                    .await
             }
             StepKind::ExpectClose(e) => self.expect_close(&e.session, e.within).await,
             StepKind::Drop(s) => {
@@ -57,7 +59,8 @@ impl Run<'_> {
                 sess.closed = Some("dropped by the harness".into());
                 sess.backlog.clear();
                 sess.backlog_bytes = 0;
-                self.wire.log(&s.session, Direction::Note, "transport dropped");
+                self.wire
+                    .log(&s.session, Direction::Note, "transport dropped");
                 Ok(())
             }
             StepKind::Resume(r) => self.resume(r).await,
@@ -91,7 +94,9 @@ impl Run<'_> {
         }
         match Builtin::parse(name)? {
             Builtin::SessionId(s) => self.sessions.get(&s)?.id.clone().map(Value::from),
-            Builtin::SessionResumeToken(s) => self.sessions.get(&s)?.resume_token.clone().map(Value::from),
+            Builtin::SessionResumeToken(s) => {
+                self.sessions.get(&s)?.resume_token.clone().map(Value::from)
+            }
             Builtin::SessionLastSeq(s) => Some(json!(self.sessions.get(&s)?.last_seq)),
             Builtin::Agent(role) => {
                 let a = &self.target.profile.agents;
@@ -101,8 +106,15 @@ impl Run<'_> {
                 }
                 .map(Value::from)
             }
-            Builtin::Now(delta) => Some(Value::from(crate::clock::timestamp(self.target.clock.now() + delta))),
-            Builtin::PrincipalToken(p) => self.target.profile.tokens.for_principal(p.as_str()).map(Value::from),
+            Builtin::Now(delta) => Some(Value::from(crate::clock::timestamp(
+                self.target.clock.now() + delta,
+            ))),
+            Builtin::PrincipalToken(p) => self
+                .target
+                .profile
+                .tokens
+                .for_principal(p.as_str())
+                .map(Value::from),
         }
     }
 
@@ -124,26 +136,47 @@ impl Run<'_> {
 
     async fn connect_as(&mut self, name: &str, principal: &str) -> StepResult {
         let conn = self.target.connect(&self.instance).await.map_err(|e| {
-            Stop::target(format!("could not connect to {}: {e}", self.target.describe()))
+            Stop::target(format!(
+                "could not connect to {}: {e}",
+                self.target.describe()
+            ))
         })?;
-        self.wire.log(name, Direction::Note, &format!("connected to {}", conn.peer));
-        if let Some(old) = self.sessions.insert(name.to_string(), Sess::new(conn, principal)) {
+        self.wire.log(
+            name,
+            Direction::Note,
+            &format!("connected to {}", conn.peer),
+        );
+        if let Some(old) = self
+            .sessions
+            .insert(name.to_string(), Sess::new(conn, principal))
+        {
             old.shutdown().await;
         }
         Ok(())
     }
 
     async fn hello(&mut self, h: &Hello) -> StepResult {
-        let token = self.target.profile.tokens.for_principal(h.principal.as_str()).ok_or_else(|| {
-            Stop::harness(format!("the profile has no token for principal `{}`", h.principal))
-        })?;
+        let token = self
+            .target
+            .profile
+            .tokens
+            .for_principal(h.principal.as_str())
+            .ok_or_else(|| {
+                Stop::harness(format!(
+                    "the profile has no token for principal `{}`",
+                    h.principal
+                ))
+            })?;
         let offered: Vec<String> = match &h.features {
             FeatureSet::All => crate::wire::Feature::all_names(),
             FeatureSet::List(l) => l.clone(),
         };
         let (cname, cver) = match &h.client {
             Some(c) => (c.name.clone(), c.version.clone()),
-            None => ("arcp-conform".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            None => (
+                "arcp-conform".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
         };
         let mut payload = json!({
             "client": {"name": cname, "version": cver},
@@ -165,7 +198,8 @@ impl Run<'_> {
         }
         let env = self.envelope(&h.session, "session.hello", payload)?;
         self.send_text(&h.session, env.to_string()).await?;
-        self.await_welcome(&h.session, &offered, &h.expect, "session.hello").await
+        self.await_welcome(&h.session, &offered, &h.expect, "session.hello")
+            .await
     }
 
     /// After hello or resume: the welcome (or the error the case expects).
@@ -178,14 +212,21 @@ impl Run<'_> {
     ) -> StepResult {
         let within = crate::case::DEFAULT_EXPECT_WITHIN;
         let pattern = json!({"type": {"$one_of": ["session.welcome", "session.error"]}});
-        let frame = self.await_match(name, &pattern, within, false, &format!("a reply to {sent}")).await?;
+        let frame = self
+            .await_match(name, &pattern, within, false, &format!("a reply to {sent}"))
+            .await?;
         match (frame.kind(), expect) {
             ("session.welcome", HelloOutcome::Welcome) => {
                 let theirs: Vec<String> = frame
                     .value
                     .pointer("/payload/capabilities/features")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let features = crate::wire::feature::intersect(offered, &theirs);
                 let principal = self.sess(name)?.principal.clone();
@@ -193,16 +234,26 @@ impl Run<'_> {
                 if let Some(id) = frame.value.get("session_id").and_then(Value::as_str) {
                     sess.id = Some(id.to_string());
                 }
-                sess.resume_token = frame.value.pointer("/payload/resume_token").and_then(Value::as_str).map(String::from);
+                sess.resume_token = frame
+                    .value
+                    .pointer("/payload/resume_token")
+                    .and_then(Value::as_str)
+                    .map(String::from);
                 sess.features = features.clone();
                 self.monitor.opened(name, &principal, &features);
-                self.vars.insert(format!("{name}_welcome"), frame.value.clone());
+                self.vars
+                    .insert(format!("{name}_welcome"), frame.value.clone());
                 Ok(())
             }
             ("session.error", HelloOutcome::Error { code }) => check_code(&frame, code.as_deref()),
             ("session.welcome", HelloOutcome::Error { code }) => Err(Stop::Fail {
                 reason: format!("{sent} was accepted, but the requirement says it must be refused"),
-                expected: Some(format!("session.error{}", code.as_deref().map(|c| format!(" with code {c}")).unwrap_or_default())),
+                expected: Some(format!(
+                    "session.error{}",
+                    code.as_deref()
+                        .map(|c| format!(" with code {c}"))
+                        .unwrap_or_default()
+                )),
                 actual: Some(matcher::show(&frame.value)),
             }),
             (_, HelloOutcome::Welcome) => Err(Stop::Fail {
@@ -218,9 +269,19 @@ impl Run<'_> {
         let text = match frame {
             SendFrame::Raw(raw) => self.render_text(raw)?,
             SendFrame::Oversize(n) => {
-                let base = self.envelope(name, "session.ping", json!({"nonce": "oversize", "pad": ""}))?.to_string();
+                let base = self
+                    .envelope(
+                        name,
+                        "session.ping",
+                        json!({"nonce": "oversize", "pad": ""}),
+                    )?
+                    .to_string();
                 let pad = (*n as usize).saturating_sub(base.len());
-                base.replacen("\"pad\":\"\"", &format!("\"pad\":\"{}\"", "x".repeat(pad)), 1)
+                base.replacen(
+                    "\"pad\":\"\"",
+                    &format!("\"pad\":\"{}\"", "x".repeat(pad)),
+                    1,
+                )
             }
             SendFrame::Message(m) => {
                 let payload = self.render(&m.payload)?;
@@ -248,7 +309,8 @@ impl Run<'_> {
     }
 
     async fn submit(&mut self, s: &Submit) -> StepResult {
-        let mut payload = json!({"agent": self.render_text(&s.agent)?, "input": self.render(&s.input)?});
+        let mut payload =
+            json!({"agent": self.render_text(&s.agent)?, "input": self.render(&s.input)?});
         for (k, v) in [
             ("lease_request", &s.lease_request),
             ("lease_constraints", &s.lease_constraints),
@@ -268,7 +330,13 @@ impl Run<'_> {
         self.send_text(&s.session, env.to_string()).await?;
         let pattern = json!({"type": {"$one_of": ["job.accepted", "session.error", "job.error"]}});
         let frame = self
-            .await_match(&s.session, &pattern, crate::case::DEFAULT_EXPECT_WITHIN, false, "a reply to job.submit")
+            .await_match(
+                &s.session,
+                &pattern,
+                crate::case::DEFAULT_EXPECT_WITHIN,
+                false,
+                "a reply to job.submit",
+            )
             .await?;
         match (frame.kind(), &s.expect) {
             ("job.accepted", SubmitOutcome::Accepted) => {
@@ -279,12 +347,21 @@ impl Run<'_> {
                     .cloned()
                     .ok_or_else(|| Stop::fail("job.accepted without a job_id"))?;
                 self.vars.insert(s.capture_as.clone(), job);
-                self.vars.insert(format!("{}_accepted", s.capture_as), frame.value["payload"].clone());
+                self.vars.insert(
+                    format!("{}_accepted", s.capture_as),
+                    frame.value["payload"].clone(),
+                );
                 Ok(())
             }
             ("job.accepted", SubmitOutcome::Error { code }) => Err(Stop::Fail {
-                reason: "the submission was accepted, but the requirement says it must be refused".into(),
-                expected: Some(format!("an error{}", code.as_deref().map(|c| format!(" with code {c}")).unwrap_or_default())),
+                reason: "the submission was accepted, but the requirement says it must be refused"
+                    .into(),
+                expected: Some(format!(
+                    "an error{}",
+                    code.as_deref()
+                        .map(|c| format!(" with code {c}"))
+                        .unwrap_or_default()
+                )),
                 actual: Some(matcher::show(&frame.value)),
             }),
             (_, SubmitOutcome::Error { code }) => check_code(&frame, code.as_deref()),
@@ -298,25 +375,37 @@ impl Run<'_> {
 
     async fn expect(&mut self, e: &Expect) -> Result<Frame, Stop> {
         let pattern = self.render(&e.pattern)?;
-        let frame = self.await_match(&e.session, &pattern, e.within, e.next, "").await?;
+        let frame = self
+            .await_match(&e.session, &pattern, e.within, e.next, "")
+            .await?;
         self.capture(&frame, &e.capture)?;
         Ok(frame)
     }
 
     fn capture(&mut self, frame: &Frame, capture: &BTreeMap<String, String>) -> StepResult {
         for (name, pointer) in capture {
-            let v = frame.value.pointer(pointer).cloned().ok_or_else(|| Stop::Fail {
-                reason: format!("the matched frame has nothing at {pointer} to capture as `{name}`"),
-                expected: Some(format!("a value at {pointer}")),
-                actual: Some(matcher::show(&frame.value)),
-            })?;
+            let v = frame
+                .value
+                .pointer(pointer)
+                .cloned()
+                .ok_or_else(|| Stop::Fail {
+                    reason: format!(
+                        "the matched frame has nothing at {pointer} to capture as `{name}`"
+                    ),
+                    expected: Some(format!("a value at {pointer}")),
+                    actual: Some(matcher::show(&frame.value)),
+                })?;
             self.vars.insert(name.clone(), v);
         }
         Ok(())
     }
 
     async fn expect_error(&mut self, e: &ExpectError) -> StepResult {
-        let code = e.code.clone().map(Value::from).unwrap_or_else(|| Value::from("$string"));
+        let code = e
+            .code
+            .clone()
+            .map(Value::from)
+            .unwrap_or_else(|| Value::from("$string"));
         let session_error = json!({"type": "session.error", "payload": {"code": code}});
         let job_error = json!({"type": "job.error", "payload": {"code": code}});
         let tool = json!({"type": "job.event", "payload": {"kind": "tool_result", "body": {"error": {"code": code}}}});
@@ -326,7 +415,9 @@ impl Run<'_> {
             ErrorSource::ToolResult => tool,
             ErrorSource::Any => json!({"$one_of": [session_error, job_error, tool]}),
         };
-        self.await_match(&e.session, &pattern, e.within, false, "").await.map(|_| ())
+        self.await_match(&e.session, &pattern, e.within, false, "")
+            .await
+            .map(|_| ())
     }
 
     /// Wait for a frame matching `pattern`: the backlog first, then new
@@ -340,9 +431,15 @@ impl Run<'_> {
         next: bool,
         what: &str,
     ) -> Result<Frame, Stop> {
-        let describe = if what.is_empty() { matcher::describe(pattern) } else { what.to_string() };
+        let describe = if what.is_empty() {
+            matcher::describe(pattern)
+        } else {
+            what.to_string()
+        };
         let mut closest: Option<(Frame, matcher::Mismatch)> = None;
-        let judge = |f: &Frame, closest: &mut Option<(Frame, matcher::Mismatch)>| -> Option<matcher::Captures> {
+        let judge = |f: &Frame,
+                     closest: &mut Option<(Frame, matcher::Mismatch)>|
+         -> Option<matcher::Captures> {
             match matcher::matches(pattern, &f.value) {
                 Ok(c) => Some(c),
                 Err(m) => {
@@ -377,7 +474,12 @@ impl Run<'_> {
         }
         if next && sess.backlog.iter().any(|f| !f.is_heartbeat()) {
             let (f, m) = closest.expect("a non-matching frame was judged");
-            return Err(mismatch_stop(&describe, &f, &m, "the next frame did not match"));
+            return Err(mismatch_stop(
+                &describe,
+                &f,
+                &m,
+                "the next frame did not match",
+            ));
         }
         let until = Instant::now() + self.deadline(within);
         let mut seen = 0usize;
@@ -391,13 +493,19 @@ impl Run<'_> {
                     }
                     if next && !f.is_heartbeat() {
                         let (f, m) = closest.expect("judged above");
-                        return Err(mismatch_stop(&describe, &f, &m, "the next frame did not match"));
+                        return Err(mismatch_stop(
+                            &describe,
+                            &f,
+                            &m,
+                            "the next frame did not match",
+                        ));
                     }
                     self.sess(name)?.push(f)?;
                 }
                 None => {
                     if let Some(reason) = self.sess(name)?.closed.clone() {
-                        let why = format!("transport closed ({reason}) while waiting for {describe}");
+                        let why =
+                            format!("transport closed ({reason}) while waiting for {describe}");
                         return Err(self.closed_error(name, &why));
                     }
                     if seen == 0 && closest.is_none() && !self.alive(name).await {
@@ -406,7 +514,12 @@ impl Run<'_> {
                         )));
                     }
                     return Err(match closest {
-                        Some((f, m)) => mismatch_stop(&describe, &f, &m, &format!("no matching frame within {within:?}")),
+                        Some((f, m)) => mismatch_stop(
+                            &describe,
+                            &f,
+                            &m,
+                            &format!("no matching frame within {within:?}"),
+                        ),
                         None => Stop::Fail {
                             reason: format!("nothing matching arrived within {within:?}"),
                             expected: Some(describe),
@@ -418,7 +531,12 @@ impl Run<'_> {
         }
     }
 
-    async fn expect_none(&mut self, name: &str, pattern: Option<&Value>, d: Duration) -> StepResult {
+    async fn expect_none(
+        &mut self,
+        name: &str,
+        pattern: Option<&Value>,
+        d: Duration,
+    ) -> StepResult {
         let until = Instant::now() + self.target.clock.wall(d);
         loop {
             match self.receive(name, until).await? {
@@ -473,9 +591,13 @@ impl Run<'_> {
             (s.id.clone(), s.principal.clone(), s.features.clone())
         };
         let conn = self.target.connect(&self.instance).await.map_err(|e| {
-            Stop::target(format!("could not reconnect to {}: {e}", self.target.describe()))
+            Stop::target(format!(
+                "could not reconnect to {}: {e}",
+                self.target.describe()
+            ))
         })?;
-        self.wire.log(&r.session, Direction::Note, "reconnected for resume");
+        self.wire
+            .log(&r.session, Direction::Note, "reconnected for resume");
         let mut sess = Sess::new(conn, &principal);
         sess.id = id.clone();
         sess.last_seq = last.as_u64().unwrap_or(0);
@@ -486,13 +608,20 @@ impl Run<'_> {
         let env = match self.target.profile.dialect.resume {
             ResumeDialect::Message => self.envelope(&r.session, "session.resume", args)?,
             ResumeDialect::Hello => {
-                self.dialect.push("resume spelled as session.hello.payload.resume (profile dialect)".into());
+                self.dialect.push(
+                    "resume spelled as session.hello.payload.resume (profile dialect)".into(),
+                );
                 let t = self.target.profile.tokens.alice.clone();
-                self.envelope(&r.session, "session.hello", json!({"auth": {"scheme": "bearer", "token": t}, "resume": args}))?
+                self.envelope(
+                    &r.session,
+                    "session.hello",
+                    json!({"auth": {"scheme": "bearer", "token": t}, "resume": args}),
+                )?
             }
         };
         self.send_text(&r.session, env.to_string()).await?;
-        self.await_welcome(&r.session, &features, &r.expect, "session.resume").await?;
+        self.await_welcome(&r.session, &features, &r.expect, "session.resume")
+            .await?;
         if matches!(r.expect, HelloOutcome::Welcome) {
             // Features are those negotiated when the session began.
             let sess = self.sess(&r.session)?;
@@ -507,9 +636,19 @@ impl Run<'_> {
         let job = self.render_text(&w.job)?;
         let pattern = json!({"type": {"$one_of": ["job.result", "job.error"]}, "job_id": job});
         let frame = self
-            .await_match(&w.session, &pattern, w.within, false, &format!("the terminal message of job {job}"))
+            .await_match(
+                &w.session,
+                &pattern,
+                w.within,
+                false,
+                &format!("the terminal message of job {job}"),
+            )
             .await?;
-        let status = frame.value.pointer("/payload/final_status").and_then(Value::as_str).unwrap_or("(none)");
+        let status = frame
+            .value
+            .pointer("/payload/final_status")
+            .and_then(Value::as_str)
+            .unwrap_or("(none)");
         if w.status != JobStatus::Terminal && status != w.status.as_str() {
             return Err(Stop::Fail {
                 reason: format!("job {job} ended `{status}`, not `{}`", w.status.as_str()),
@@ -533,7 +672,11 @@ impl Run<'_> {
                     (_, _, Some(x), Some(y)) => Some(x.cmp(y)),
                     _ => None,
                 };
-                ord == Some(if a.op == AssertOp::Less { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater })
+                ord == Some(if a.op == AssertOp::Less {
+                    std::cmp::Ordering::Less
+                } else {
+                    std::cmp::Ordering::Greater
+                })
             }
         };
         if ok {
@@ -546,7 +689,13 @@ impl Run<'_> {
             AssertOp::Greater => "greater than",
         };
         Err(Stop::Fail {
-            reason: a.message.clone().unwrap_or_else(|| format!("assertion failed: {} {op} {}", matcher::show(&l), matcher::show(&r))),
+            reason: a.message.clone().unwrap_or_else(|| {
+                format!(
+                    "assertion failed: {} {op} {}",
+                    matcher::show(&l),
+                    matcher::show(&r)
+                )
+            }),
             expected: Some(format!("{op} {}", matcher::show(&r))),
             actual: Some(matcher::show(&l)),
         })

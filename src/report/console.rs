@@ -46,7 +46,12 @@ pub fn case_line(style: Style, r: &CaseRecord, done: usize, total: usize) -> Str
 }
 
 /// Detail of every case that did not pass (requirement, expected, actual, wire log).
-pub fn failures(out: &mut impl Write, style: Style, report: &RunReport, strict: bool) -> std::io::Result<()> {
+pub fn failures(
+    out: &mut impl Write,
+    style: Style,
+    report: &RunReport,
+    strict: bool,
+) -> std::io::Result<()> {
     let bad: Vec<&CaseRecord> = report
         .cases
         .iter()
@@ -57,13 +62,20 @@ pub fn failures(out: &mut impl Write, style: Style, report: &RunReport, strict: 
     }
     writeln!(out, "\nFailures:")?;
     for c in bad {
-        writeln!(out, "\n{} {}", paint(style, c.verdict(), c.verdict().label()), c.id)?;
+        writeln!(
+            out,
+            "\n{} {}",
+            paint(style, c.verdict(), c.verdict().label()),
+            c.id
+        )?;
         let mut text = c.failure_text();
         if !style.verbose {
             if let Some(i) = text.find("wire log:\n") {
                 let lines = c.wire.len();
                 text.truncate(i);
-                text.push_str(&format!("wire log: {lines} entries (run with -v, or see --json/--html)\n"));
+                text.push_str(&format!(
+                    "wire log: {lines} entries (run with -v, or see --json/--html)\n"
+                ));
             }
         }
         for l in text.lines() {
@@ -78,9 +90,17 @@ pub fn summary(out: &mut impl Write, style: Style, report: &RunReport) -> std::i
     let counts = report.counts();
     let mut by_area: BTreeMap<&str, BTreeMap<Verdict, usize>> = BTreeMap::new();
     for c in &report.cases {
-        *by_area.entry(c.area()).or_default().entry(c.verdict()).or_insert(0) += 1;
+        *by_area
+            .entry(c.area())
+            .or_default()
+            .entry(c.verdict())
+            .or_insert(0) += 1;
     }
-    let cols: Vec<Verdict> = Verdict::ALL.iter().copied().filter(|v| counts.contains_key(v)).collect();
+    let cols: Vec<Verdict> = Verdict::ALL
+        .iter()
+        .copied()
+        .filter(|v| counts.contains_key(v))
+        .collect();
     writeln!(out)?;
     write!(out, "{:<14}", "area")?;
     for v in &cols {

@@ -26,14 +26,21 @@ pub fn render(report: &RunReport, strict: bool) -> String {
                 TestCase::failure(&c.id, time, v.label(), &c.reason)
             };
             tc.set_classname(&format!("arcp-conform.{area}"));
-            let detail = if v == Verdict::Pass { format!("{}\n", c.title) } else { c.failure_text() };
+            let detail = if v == Verdict::Pass {
+                format!("{}\n", c.title)
+            } else {
+                c.failure_text()
+            };
             tc.set_system_out(&detail);
             suite.add_testcase(tc);
         }
         builder.add_testsuite(suite.build());
     }
     let mut buf = vec![];
-    builder.build().write_xml(&mut buf).expect("writing XML to memory");
+    builder
+        .build()
+        .write_xml(&mut buf)
+        .expect("writing XML to memory");
     let xml = String::from_utf8(buf).expect("XML is UTF-8");
     add_properties(&xml, report)
 }
@@ -56,7 +63,10 @@ fn add_properties(xml: &str, report: &RunReport) -> String {
                     ("verdict", c.verdict.clone()),
                     ("source", c.source.clone()),
                 ] {
-                    out.push_str(&format!("<property name=\"{k}\" value=\"{}\"/>", escape(&v)));
+                    out.push_str(&format!(
+                        "<property name=\"{k}\" value=\"{}\"/>",
+                        escape(&v)
+                    ));
                 }
                 out.push_str("</properties>");
             }
@@ -76,5 +86,8 @@ fn report_order(report: &RunReport) -> impl Iterator<Item = &CaseRecord> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

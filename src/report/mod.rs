@@ -108,7 +108,10 @@ impl CaseRecord {
             self.requirement
         );
         if let Some(l) = self.step_line {
-            s.push_str(&format!("at: {}:{l}\n", self.source.split(':').next().unwrap_or("")));
+            s.push_str(&format!(
+                "at: {}:{l}\n",
+                self.source.split(':').next().unwrap_or("")
+            ));
         }
         if let Some(e) = &self.expected {
             s.push_str(&format!("expected: {e}\n"));
@@ -155,7 +158,12 @@ pub struct RunReport {
 }
 
 impl RunReport {
-    pub fn new(target: String, started_at: String, duration: std::time::Duration, results: &[CaseResult]) -> RunReport {
+    pub fn new(
+        target: String,
+        started_at: String,
+        duration: std::time::Duration,
+        results: &[CaseResult],
+    ) -> RunReport {
         let mut cases: Vec<CaseRecord> = results.iter().map(CaseRecord::from_result).collect();
         cases.sort_by(|a, b| a.id.cmp(&b.id));
         RunReport {
@@ -177,10 +185,14 @@ impl RunReport {
 
     pub fn load(path: &std::path::Path) -> Result<RunReport, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("{}: not a result file: {e}", path.display()))
+        serde_json::from_str(&text)
+            .map_err(|e| format!("{}: not a result file: {e}", path.display()))
     }
 
     pub fn write_json(&self, path: &std::path::Path) -> std::io::Result<()> {
-        std::fs::write(path, serde_json::to_string_pretty(self).unwrap_or_default() + "\n")
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(self).unwrap_or_default() + "\n",
+        )
     }
 }
