@@ -45,6 +45,15 @@ enum Command {
     },
     /// Serve the reference runtime over stdio or WebSocket.
     Serve(ServeArgs),
+    /// Regenerate CONFORMANCE.md's traceability table from cases/requirements.yaml and the suite.
+    Conformance {
+        /// The file to rewrite.
+        #[arg(long, default_value = "CONFORMANCE.md", value_name = "FILE")]
+        file: PathBuf,
+        /// Only check that the file is up to date (exit 1 if not).
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 /// Which cases.
@@ -189,6 +198,7 @@ pub fn main() -> i32 {
             Some(Command::List(sel)) => list(&sel),
             Some(Command::Explain { id, select }) => explain(&id, &select),
             Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Conformance { file, check }) => conformance(&file, check),
         }
     });
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -447,5 +457,24 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
         let rt = runtime.clone();
         tokio::spawn(async move { rt.serve(conn).await });
     }
+    Ok(0)
+}
+
+fn conformance(file: &std::path::Path, check: bool) -> Result<i32, UsageError> {
+    let cases = crate::suite::runtime_suite()?;
+    let current = std::fs::read_to_string(file)
+        .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+    let next = crate::conformance::render_document(&current, &cases).map_err(UsageError)?;
+    if check {
+        if next != current {
+            eprintln!(
+                "{} is out of date: run `arcp-conform conformance`",
+                file.display()
+            );
+            return Ok(1);
+        }
+        return Ok(0);
+    }
+    std::fs::write(file, next).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
     Ok(0)
 }

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod conformance;
 pub mod engine;
 pub mod ids;
 pub mod matcher;

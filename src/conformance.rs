@@ -1,0 +1,114 @@
+//! Traceability: the spec's requirement sentences (cases/requirements.yaml)
+//! against the cases that check them, rendered into CONFORMANCE.md.
+
+use crate::case::Case;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+static REQUIREMENTS: &str = include_str!("../cases/requirements.yaml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    pub id: String,
+    pub section: String,
+    pub level: String,
+    pub text: String,
+    #[serde(default)]
+    pub excluded: Option<String>,
+}
+
+pub fn requirements() -> Vec<Requirement> {
+    serde_yaml_ng::from_str(REQUIREMENTS).expect("cases/requirements.yaml parses")
+}
+
+/// Compare quotes loosely: markup and spacing do not matter.
+pub fn normalize(s: &str) -> String {
+    s.chars()
+        .filter(|c| !matches!(c, '`' | '*'))
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Case ids that quote part of each requirement.
+pub fn coverage<'a>(reqs: &'a [Requirement], cases: &[Case]) -> BTreeMap<&'a str, Vec<String>> {
+    let quotes: Vec<(String, &str)> = cases
+        .iter()
+        .map(|c| (normalize(&c.requirement), c.id.as_str()))
+        .collect();
+    reqs.iter()
+        .map(|r| {
+            let text = normalize(&r.text);
+            let ids = quotes
+                .iter()
+                .filter(|(q, _)| text.contains(q.as_str()) || q.contains(text.as_str()))
+                .map(|(_, id)| id.to_string())
+                .collect();
+            (r.id.as_str(), ids)
+        })
+        .collect()
+}
+
+/// The generated traceability table.
+pub fn table(cases: &[Case]) -> String {
+    let reqs = requirements();
+    let cov = coverage(&reqs, cases);
+    let covered = reqs
+        .iter()
+        .filter(|r| !cov[r.id.as_str()].is_empty())
+        .count();
+    let excluded = reqs
+        .iter()
+        .filter(|r| cov[r.id.as_str()].is_empty() && r.excluded.is_some())
+        .count();
+    let mut s = format!(
+        "{} requirement sentences: {} checked by cases, {} excluded, {} open. {} cases in the runtime suite.\n\n",
+        reqs.len(),
+        covered,
+        excluded,
+        reqs.len() - covered - excluded,
+        cases.len()
+    );
+    s.push_str("| id | § | level | requirement | checked by |\n|---|---|---|---|---|\n");
+    for r in &reqs {
+        let ids = &cov[r.id.as_str()];
+        let by = if !ids.is_empty() {
+            ids.iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join("<br>")
+        } else if let Some(why) = &r.excluded {
+            format!("excluded: {why}")
+        } else {
+            "**not covered**".into()
+        };
+        s.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            r.id,
+            r.section,
+            r.level,
+            r.text.replace('|', "\\|"),
+            by
+        ));
+    }
+    s
+}
+
+const START: &str = "<!-- traceability:start -->";
+const END: &str = "<!-- traceability:end -->";
+
+/// CONFORMANCE.md with its traceability section regenerated.
+pub fn render_document(current: &str, cases: &[Case]) -> Result<String, String> {
+    let (a, b) = match (current.find(START), current.find(END)) {
+        (Some(a), Some(b)) if a < b => (a, b),
+        _ => return Err(format!("CONFORMANCE.md lacks the {START} / {END} markers")),
+    };
+    Ok(format!(
+        "{}{START}\n{}{}",
+        &current[..a],
+        table(cases),
+        &current[b..]
+    ))
+}

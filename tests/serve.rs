@@ -1,0 +1,104 @@
+//! `arcp-conform serve` over real stdio and WebSocket passes the same
+//! checks as the embedded run (multi-connection cases are N/A on stdio).
+
+use arcp_conform::engine::runner::{run_all, RunOptions};
+use arcp_conform::engine::EngineOptions;
+use arcp_conform::profile::Profile;
+use arcp_conform::target::Target;
+use arcp_conform::transport::TransportOptions;
+use arcp_conform::verdict::Verdict;
+use std::sync::Arc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_arcp-conform");
+const SERVE_FLAGS: &str = "--time-scale 10 --heartbeat 5 --resume-window 20";
+
+fn profile() -> Profile {
+    Profile {
+        time_scale: 10.0,
+        ..Profile::default()
+    }
+}
+
+async fn suite_against(spec: &str) -> Vec<(String, Verdict, String)> {
+    let target = Target::external(spec, profile(), TransportOptions::default())
+        .await
+        .expect("target");
+    let cases = arcp_conform::suite::runtime_suite().unwrap();
+    let results = run_all(
+        cases.into_iter().map(Arc::new).collect(),
+        Arc::new(target),
+        RunOptions {
+            jobs: 4,
+            engine: EngineOptions::default(),
+        },
+        |_| {},
+    )
+    .await;
+    results
+        .into_iter()
+        .map(|r| {
+            (
+                r.case.id.clone(),
+                r.outcome.verdict,
+                r.outcome.reason.clone(),
+            )
+        })
+        .collect()
+}
+
+fn assert_all_pass(results: &[(String, Verdict, String)], allow_na: bool) {
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|(_, v, _)| !(*v == Verdict::Pass || (allow_na && *v == Verdict::NotApplicable)))
+        .map(|(id, v, why)| format!("{id}: {v} {why}"))
+        .collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_stdio_passes_the_suite() {
+    let results = suite_against(&format!("{BIN} serve --stdio {SERVE_FLAGS}")).await;
+    assert_all_pass(&results, true);
+    assert!(results.iter().any(|(_, v, _)| *v == Verdict::Pass));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_ws_passes_the_suite() {
+    // A free loopback port for the server to take.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut p = profile();
+    p.command = Some(format!("{BIN} serve --ws 127.0.0.1:{port} {SERVE_FLAGS}"));
+    let target = Target::external(
+        &format!("ws://127.0.0.1:{port}"),
+        p,
+        TransportOptions::default(),
+    )
+    .await
+    .expect("target");
+    let cases = arcp_conform::suite::runtime_suite().unwrap();
+    let results = run_all(
+        cases.into_iter().map(Arc::new).collect(),
+        Arc::new(target),
+        RunOptions {
+            jobs: 4,
+            engine: EngineOptions::default(),
+        },
+        |_| {},
+    )
+    .await;
+    let results: Vec<_> = results
+        .into_iter()
+        .map(|r| {
+            (
+                r.case.id.clone(),
+                r.outcome.verdict,
+                r.outcome.reason.clone(),
+            )
+        })
+        .collect();
+    assert_all_pass(&results, false);
+}

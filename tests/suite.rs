@@ -1,0 +1,43 @@
+//! The whole runtime suite against the embedded reference runtime: one test
+//! per case (libtest-mimic), every one must pass.
+
+use arcp_conform::engine::runner::{applicability, probe};
+use arcp_conform::engine::{run_case, EngineOptions};
+use arcp_conform::report::CaseRecord;
+use arcp_conform::target::{suite_runtime_config, Target, EMBEDDED_TIME_SCALE};
+use arcp_conform::verdict::Verdict;
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::sync::Arc;
+
+fn main() {
+    let args = Arguments::from_args();
+    let rt = Arc::new(tokio::runtime::Runtime::new().expect("tokio runtime"));
+    let target = Arc::new(Target::embedded(suite_runtime_config(EMBEDDED_TIME_SCALE)));
+    let opts = EngineOptions::default();
+    let env = Arc::new(
+        rt.block_on(probe(&target, &opts))
+            .expect("handshake with the embedded runtime"),
+    );
+    let cases = arcp_conform::suite::runtime_suite().expect("the embedded suite loads");
+    let trials = cases
+        .into_iter()
+        .map(|case| {
+            let (rt, target, env, opts) = (rt.clone(), target.clone(), env.clone(), opts.clone());
+            Trial::test(case.id.clone(), move || {
+                let outcome = match applicability(&case, &target, &env) {
+                    Some(o) => o,
+                    None => rt.block_on(run_case(&case, &target, &opts)),
+                };
+                if outcome.verdict == Verdict::Pass {
+                    return Ok(());
+                }
+                let record = CaseRecord::from_result(&arcp_conform::engine::runner::CaseResult {
+                    case: Arc::new(case),
+                    outcome,
+                });
+                Err(Failed::from(record.failure_text()))
+            })
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
