@@ -5,6 +5,7 @@ use crate::case::Case;
 use crate::engine::runner::{self, CaseResult, RunOptions};
 use crate::engine::EngineOptions;
 use crate::profile::Profile;
+use crate::report::baseline::Baseline;
 use crate::report::{console, RunReport};
 use crate::runtime::{Fault, Faults, Runtime, RuntimeConfig};
 use crate::target::{self, Target};
@@ -33,7 +34,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the runtime suite (the default command).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the cases a selection would run.
     List(SelectArgs),
     /// Show a case: its requirement and its steps.
@@ -45,6 +46,20 @@ enum Command {
     },
     /// Serve the reference runtime over stdio or WebSocket.
     Serve(ServeArgs),
+    /// Show what changed between two result files (--json output).
+    Diff { old: PathBuf, new: PathBuf },
+    /// Render cases × implementations from result files, as Markdown and HTML.
+    Matrix {
+        /// Result files (--json output), one per implementation.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        /// Write the Markdown matrix here (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Write the HTML matrix here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
     /// Regenerate CONFORMANCE.md's traceability table from cases/requirements.yaml and the suite.
     Conformance {
         /// The file to rewrite.
@@ -106,6 +121,16 @@ pub struct RunArgs {
     /// Write every result, with wire logs, as JSON here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Expected non-passing results (YAML): listed failures do not fail the run,
+    /// listed cases that now pass do (stale entry).
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Write a baseline accepting this run's failures here.
+    #[arg(long, value_name = "FILE")]
+    write_baseline: Option<PathBuf>,
     /// Largest frame accepted from the target, in bytes.
     #[arg(long, default_value_t = crate::transport::DEFAULT_FRAME_CAP, value_name = "BYTES")]
     frame_cap: usize,
@@ -194,11 +219,17 @@ pub fn main() -> i32 {
         crate::transport::process::install_ctrl_c_handler();
         match cli.command {
             None => run(cli.run).await,
-            Some(Command::Run(args)) => run(args).await,
+            Some(Command::Run(args)) => run(*args).await,
             Some(Command::List(sel)) => list(&sel),
             Some(Command::Explain { id, select }) => explain(&id, &select),
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Conformance { file, check }) => conformance(&file, check),
+            Some(Command::Diff { old, new }) => diff(&old, &new),
+            Some(Command::Matrix {
+                results,
+                markdown,
+                html,
+            }) => matrix(&results, markdown, html),
         }
     });
     rt.shutdown_timeout(Duration::from_secs(2));
@@ -298,15 +329,23 @@ async fn build_target(args: &RunArgs) -> Result<Target, UsageError> {
             if profile.name == "target" {
                 profile.name = spec.clone();
             }
-            Target::external(&spec, profile, transport)
+            let t = Target::external(&spec, profile, transport)
                 .await
-                .map_err(|e| UsageError(format!("--target {spec}: {e}")))
+                .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+            t.preflight()
+                .await
+                .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+            Ok(t)
         }
     }
 }
 
 async fn run(args: RunArgs) -> Result<i32, UsageError> {
     let cases = select(&args.select)?;
+    let baseline = match &args.baseline {
+        Some(p) => Some(Baseline::load(p).map_err(UsageError)?),
+        None => None,
+    };
     let target = Arc::new(build_target(&args).await?);
     let style = console::Style {
         color: match args.color {
@@ -353,7 +392,17 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         },
     )
     .await;
-    let report = RunReport::new(target.describe(), started_at, t0.elapsed(), &results);
+    let mut report = RunReport::new(
+        target.profile.name.clone(),
+        target.describe(),
+        started_at,
+        t0.elapsed(),
+        &results,
+    );
+    let mut problems = vec![];
+    if let Some(b) = &baseline {
+        problems = b.apply(&mut report, chrono::Utc::now().date_naive());
+    }
     let mut out = std::io::stdout().lock();
     let _ = console::failures(&mut out, style, &report, strict);
     let _ = console::summary(&mut out, style, &report);
@@ -361,6 +410,20 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         report
             .write_json(p)
             .map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(p, crate::report::html::run_page(&report))
+            .map_err(|e| UsageError(format!("--html {}: {e}", p.display())))?;
+    }
+    if let Some(p) = &args.write_baseline {
+        std::fs::write(p, Baseline::from_report(&report, strict).to_yaml())
+            .map_err(|e| UsageError(format!("--write-baseline {}: {e}", p.display())))?;
+    }
+    if !problems.is_empty() {
+        println!("\nBaseline problems:");
+        for p in &problems {
+            println!("  {p}");
+        }
     }
     if let Some(p) = &args.junit {
         std::fs::write(p, crate::report::junit::render(&report, strict))
@@ -370,7 +433,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         .cases
         .iter()
         .any(|c| c.verdict().fails_run(strict) && c.baselined.is_none());
-    Ok(if failed { 1 } else { 0 })
+    Ok(if failed || !problems.is_empty() { 1 } else { 0 })
 }
 
 fn list(sel: &SelectArgs) -> Result<i32, UsageError> {
@@ -476,5 +539,41 @@ fn conformance(file: &std::path::Path, check: bool) -> Result<i32, UsageError> {
         return Ok(0);
     }
     std::fs::write(file, next).map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
+    Ok(0)
+}
+
+fn diff(old: &std::path::Path, new: &std::path::Path) -> Result<i32, UsageError> {
+    let (a, b) = (
+        RunReport::load(old).map_err(UsageError)?,
+        RunReport::load(new).map_err(UsageError)?,
+    );
+    let lines = crate::report::html::diff(&a, &b);
+    if lines.is_empty() {
+        println!("no verdict changed ({} cases)", b.cases.len());
+    }
+    for l in lines {
+        println!("{l}");
+    }
+    Ok(0)
+}
+
+fn matrix(
+    results: &[PathBuf],
+    markdown: Option<PathBuf>,
+    html: Option<PathBuf>,
+) -> Result<i32, UsageError> {
+    let reports = results
+        .iter()
+        .map(|p| RunReport::load(p).map_err(UsageError))
+        .collect::<Result<Vec<_>, _>>()?;
+    let m = crate::report::html::Matrix { reports: &reports };
+    match markdown {
+        Some(p) => std::fs::write(&p, m.markdown())
+            .map_err(|e| UsageError(format!("{}: {e}", p.display())))?,
+        None => print!("{}", m.markdown()),
+    }
+    if let Some(p) = html {
+        std::fs::write(&p, m.html()).map_err(|e| UsageError(format!("{}: {e}", p.display())))?;
+    }
     Ok(0)
 }

@@ -122,6 +122,29 @@ impl Target {
         }
     }
 
+    /// Is the target there at all? An unreachable URL or a command the shell
+    /// cannot find is the user's input error, not a verdict.
+    pub async fn preflight(&self) -> Result<(), String> {
+        let conn = self
+            .connect(&self.instance())
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Kind::Stdio(cmd) = &self.kind {
+            let mut conn = conn;
+            // A missing command exits at once with 127 (sh: not found).
+            let _ = conn.recv(Duration::from_millis(300)).await;
+            let status = conn.process.as_ref().and_then(|p| p.exit_status());
+            if let Some(s) = status.filter(|s| s.contains("status 127") || s.contains("status 126"))
+            {
+                return Err(format!(
+                    "`{cmd}` cannot be run ({s}): {}",
+                    conn.stderr_tail().trim()
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Can two connections reach the same runtime (multi-session, resume)?
     pub fn shared_runtime(&self) -> bool {
         !matches!(self.kind, Kind::Stdio(_))

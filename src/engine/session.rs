@@ -152,75 +152,63 @@ impl Run<'_> {
         name: &str,
         until: Instant,
     ) -> Result<Option<Frame>, Stop> {
-        loop {
-            let now = Instant::now();
-            if now >= until {
-                return Ok(None);
-            }
-            let sess = self.sess(name)?;
-            if sess.closed.is_some() {
-                return Ok(None);
-            }
-            let Some(conn) = sess.conn.as_mut() else {
-                return Ok(None);
-            };
-            let item = match conn.recv(until - now).await {
-                Err(TransportError::Timeout(_)) => return Ok(None),
-                Err(e) => Inbound::Closed(e.to_string()),
-                Ok(i) => i,
-            };
-            match item {
-                Inbound::Closed(reason) => {
-                    self.wire.log(
-                        name,
-                        Direction::Note,
-                        &format!("transport closed: {reason}"),
-                    );
-                    self.sess(name)?.closed = Some(reason);
-                    return Ok(None);
-                }
-                Inbound::Fault(f) => {
-                    let what = match f {
-                        TransportFault::FrameTooLarge { .. } => "a giant frame",
-                        _ => "garbage",
-                    };
-                    self.wire.log(name, Direction::Note, &f.to_string());
-                    return Err(Stop::target(format!("target sent {what}: {f}")));
-                }
-                Inbound::Frame(text) => {
-                    self.wire.log(name, Direction::In, &text);
-                    let value: Value = match serde_json::from_str(&text) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            return Err(Stop::target(format!(
-                                "target sent a frame that is not JSON ({e})"
-                            )))
-                        }
-                    };
-                    let violations = self.monitor.inbound(name, &text, Some(&value));
-                    for v in &violations {
-                        self.wire.log(
-                            name,
-                            Direction::Note,
-                            &format!(
-                                "violation {} (§{}): {}",
-                                v.invariant.id, v.invariant.section, v.detail
-                            ),
-                        );
-                    }
-                    self.violations.extend(violations);
-                    let frame = Frame { text, value };
-                    let sess = self.sess(name)?;
-                    if let Some(seq) = frame.value.get("event_seq").and_then(Value::as_u64) {
-                        sess.last_seq = sess.last_seq.max(seq);
-                    }
-                    if frame.kind() == "session.ping" && sess.auto_pong {
-                        self.pong(name, &frame).await?;
-                    }
-                    return Ok(Some(frame));
-                }
-            }
+        let now = Instant::now();
+        let sess = self.sess(name)?;
+        if now >= until || sess.closed.is_some() {
+            return Ok(None);
         }
+        let Some(conn) = sess.conn.as_mut() else {
+            return Ok(None);
+        };
+        let item = match conn.recv(until - now).await {
+            Err(TransportError::Timeout(_)) => return Ok(None),
+            Err(e) => Inbound::Closed(e.to_string()),
+            Ok(i) => i,
+        };
+        let text = match item {
+            Inbound::Closed(reason) => {
+                self.wire.log(
+                    name,
+                    Direction::Note,
+                    &format!("transport closed: {reason}"),
+                );
+                self.sess(name)?.closed = Some(reason);
+                return Ok(None);
+            }
+            Inbound::Fault(f) => {
+                let what = match f {
+                    TransportFault::FrameTooLarge { .. } => "a giant frame",
+                    _ => "garbage",
+                };
+                self.wire.log(name, Direction::Note, &f.to_string());
+                return Err(Stop::target(format!("target sent {what}: {f}")));
+            }
+            Inbound::Frame(text) => text,
+        };
+        self.wire.log(name, Direction::In, &text);
+        let value: Value = serde_json::from_str(&text)
+            .map_err(|e| Stop::target(format!("target sent a frame that is not JSON ({e})")))?;
+        let violations = self.monitor.inbound(name, &text, Some(&value));
+        for v in &violations {
+            self.wire.log(
+                name,
+                Direction::Note,
+                &format!(
+                    "violation {} (§{}): {}",
+                    v.invariant.id, v.invariant.section, v.detail
+                ),
+            );
+        }
+        self.violations.extend(violations);
+        let frame = Frame { text, value };
+        let sess = self.sess(name)?;
+        if let Some(seq) = frame.value.get("event_seq").and_then(Value::as_u64) {
+            sess.last_seq = sess.last_seq.max(seq);
+        }
+        if frame.kind() == "session.ping" && sess.auto_pong {
+            self.pong(name, &frame).await?;
+        }
+        Ok(Some(frame))
     }
 
     async fn pong(&mut self, name: &str, ping: &Frame) -> Result<(), Stop> {

@@ -1,7 +1,9 @@
 //! Reports: the run as data ([`RunReport`]), and its renderings for a
 //! person ([`console`]) and for CI ([`junit`], JSON).
 
+pub mod baseline;
 pub mod console;
+pub mod html;
 pub mod junit;
 
 use crate::engine::runner::CaseResult;
@@ -151,6 +153,9 @@ struct WireLine {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunReport {
     pub tool: String,
+    /// Short name of the implementation (profile name), a matrix column.
+    #[serde(default)]
+    pub name: String,
     pub target: String,
     pub started_at: String,
     pub duration_ms: f64,
@@ -159,6 +164,7 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn new(
+        name: String,
         target: String,
         started_at: String,
         duration: std::time::Duration,
@@ -168,6 +174,7 @@ impl RunReport {
         cases.sort_by(|a, b| a.id.cmp(&b.id));
         RunReport {
             tool: format!("arcp-conform {}", env!("CARGO_PKG_VERSION")),
+            name,
             target,
             started_at,
             duration_ms: duration.as_secs_f64() * 1000.0,

@@ -195,17 +195,20 @@ impl Conformance {
     }
 
     /// §9.3, §9.5, §9.6: the checks before any authority-bearing operation.
-    fn authorize(&self, namespace: &str, resource: &str) -> Result<(), ErrorPayload> {
+    fn authorize(&self, namespace: &str, resource: &str) -> Result<(), Box<ErrorPayload>> {
         let st = self.rt.lock();
         let Some(job) = st.jobs.get(&self.job) else {
-            return Err(ErrorPayload::new(ErrorCode::JobNotFound, "job vanished"));
+            return Err(Box::new(ErrorPayload::new(
+                ErrorCode::JobNotFound,
+                "job vanished",
+            )));
         };
         let expired = |code: ErrorCode, msg: String| {
             let mut e = ErrorPayload::new(code, msg);
             if self.rt.fault(Fault::RetryableExpiry) {
                 e.retryable = true;
             }
-            e
+            Box::new(e)
         };
         if let Some(exp) = job.expires_at {
             if self.rt.clock().now() >= exp && !self.rt.fault(Fault::IgnoreLeaseExpiry) {
@@ -233,10 +236,10 @@ impl Conformance {
             (_, Some(p)) => covers(p, resource),
         } || self.rt.fault(Fault::NoLeaseEnforcement);
         if !allowed {
-            return Err(ErrorPayload::new(
+            return Err(Box::new(ErrorPayload::new(
                 ErrorCode::PermissionDenied,
                 format!("`{namespace}: {resource}` is not covered by the lease"),
-            ));
+            )));
         }
         Ok(())
     }

@@ -1,0 +1,225 @@
+//! Baselines: expected non-passing results per case id, so CI stays green on
+//! known deviations and turns red on new ones, and on entries gone stale.
+
+use super::RunReport;
+use crate::verdict::Verdict;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Entry {
+    pub id: String,
+    /// The verdict expected (FAIL, WARN, ERROR, UNTESTABLE, ...).
+    pub verdict: String,
+    pub reason: String,
+    /// Known-flaky: may pass or not; never stale.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub flaky: bool,
+    /// A flaky entry stops applying after this date (YYYY-MM-DD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+impl Baseline {
+    pub fn load(path: &Path) -> Result<Baseline, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--baseline {}: {e}", path.display()))?;
+        let b: Baseline = serde_yaml_ng::from_str(&text).map_err(|e| match e.location() {
+            Some(l) => format!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
+            None => format!("{}: {e}", path.display()),
+        })?;
+        for e in &b.entries {
+            if Verdict::parse(&e.verdict).is_none() {
+                return Err(format!(
+                    "{}: entry {}: unknown verdict `{}`",
+                    path.display(),
+                    e.id,
+                    e.verdict
+                ));
+            }
+            if let Some(d) = &e.expires {
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                    format!(
+                        "{}: entry {}: expires `{d}` is not YYYY-MM-DD",
+                        path.display(),
+                        e.id
+                    )
+                })?;
+            }
+        }
+        Ok(b)
+    }
+
+    /// A baseline that accepts every result of `report` that fails the run.
+    pub fn from_report(report: &RunReport, strict: bool) -> Baseline {
+        Baseline {
+            target: Some(report.name.clone()),
+            entries: report
+                .cases
+                .iter()
+                .filter(|c| c.verdict().fails_run(strict))
+                .map(|c| Entry {
+                    id: c.id.clone(),
+                    verdict: c.verdict.clone(),
+                    reason: c.reason.chars().take(300).collect(),
+                    flaky: false,
+                    expires: None,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn to_yaml(&self) -> String {
+        serde_yaml_ng::to_string(self).unwrap_or_default()
+    }
+
+    /// Mark baselined results in `report`; return the problems that fail the
+    /// run besides unlisted failures: stale entries, changed verdicts.
+    pub fn apply(&self, report: &mut RunReport, today: chrono::NaiveDate) -> Vec<String> {
+        let mut problems = vec![];
+        for e in &self.entries {
+            let expired = e
+                .expires
+                .as_deref()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .is_some_and(|d| today > d);
+            let Some(c) = report.cases.iter_mut().find(|c| c.id == e.id) else {
+                continue; // not selected in this run
+            };
+            if expired {
+                problems.push(format!(
+                    "{}: baseline entry expired on {} (remove or renew it)",
+                    e.id,
+                    e.expires.as_deref().unwrap_or("")
+                ));
+                continue;
+            }
+            let got = c.verdict();
+            if got == Verdict::Pass {
+                if !e.flaky {
+                    problems.push(format!(
+                        "{}: stale baseline entry — the case now passes; remove it from the baseline",
+                        e.id
+                    ));
+                }
+                continue;
+            }
+            if got.label().eq_ignore_ascii_case(&e.verdict) || e.flaky {
+                c.baselined = Some(e.reason.clone());
+            } else if got.fails_run(true) {
+                problems.push(format!(
+                    "{}: baseline expects {}, got {got} — {}",
+                    e.id, e.verdict, c.reason
+                ));
+            }
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::CaseRecord;
+
+    fn record(id: &str, verdict: &str) -> CaseRecord {
+        CaseRecord {
+            id: id.into(),
+            title: String::new(),
+            sections: vec![],
+            level: "MUST".into(),
+            requirement: String::new(),
+            tags: vec![],
+            source: String::new(),
+            verdict: verdict.into(),
+            reason: "r".into(),
+            expected: None,
+            actual: None,
+            step_line: None,
+            origin: None,
+            dialect: vec![],
+            baselined: None,
+            duration_ms: 0.0,
+            wire: vec![],
+            stderr: String::new(),
+        }
+    }
+
+    fn report(cases: Vec<CaseRecord>) -> RunReport {
+        RunReport {
+            tool: String::new(),
+            name: "t".into(),
+            target: String::new(),
+            started_at: String::new(),
+            duration_ms: 0.0,
+            cases,
+        }
+    }
+
+    fn entry(id: &str, verdict: &str) -> Entry {
+        Entry {
+            id: id.into(),
+            verdict: verdict.into(),
+            reason: "known".into(),
+            flaky: false,
+            expires: None,
+        }
+    }
+
+    #[test]
+    fn listed_failures_pass_stale_entries_fail_changed_verdicts_fail() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let b = Baseline {
+            target: None,
+            entries: vec![entry("a", "FAIL"), entry("b", "FAIL"), entry("c", "FAIL")],
+        };
+        let mut r = report(vec![
+            record("a", "FAIL"),
+            record("b", "PASS"),
+            record("c", "ERROR"),
+            record("d", "FAIL"),
+        ]);
+        let problems = b.apply(&mut r, today);
+        assert_eq!(r.cases[0].baselined.as_deref(), Some("known"));
+        assert!(problems.iter().any(|p| p.starts_with("b: stale")));
+        assert!(problems
+            .iter()
+            .any(|p| p.starts_with("c: baseline expects FAIL, got ERROR")));
+        assert!(r.cases[3].baselined.is_none());
+        assert_eq!(problems.len(), 2);
+    }
+
+    #[test]
+    fn flaky_entries_are_never_stale_until_they_expire() {
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let mut flaky = entry("a", "ERROR");
+        flaky.flaky = true;
+        flaky.expires = Some("2026-12-31".into());
+        let b = Baseline {
+            target: None,
+            entries: vec![flaky.clone()],
+        };
+        let mut r = report(vec![record("a", "PASS")]);
+        assert!(b.apply(&mut r, today).is_empty());
+        let mut expired = flaky;
+        expired.expires = Some("2026-11-01".into());
+        let b = Baseline {
+            target: None,
+            entries: vec![expired],
+        };
+        let mut r = report(vec![record("a", "ERROR")]);
+        let p = b.apply(&mut r, today);
+        assert!(p[0].contains("expired"));
+        assert!(r.cases[0].baselined.is_none());
+    }
+}

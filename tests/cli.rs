@@ -1,0 +1,185 @@
+//! The binary as a user meets it: exit codes, clear errors, baselines, reports.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_arcp-conform");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("arcp-conform-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("cases")).unwrap();
+    d
+}
+
+const PASSING: &str = "id: t.pass\ntitle: welcome\nsections: [\"6.2\"]\nlevel: MUST\nrequirement: \"Either peer MUST NOT use a feature outside that intersection.\"\nsteps:\n  - open: {}\n";
+const FIXED: &str = "id: t.fail\ntitle: a refused token\nsections: [\"6.1\"]\nlevel: MUST\nrequirement: \"Missing or invalid authentication.\"\nsteps:\n  - open: {principal: invalid, expect: error, code: UNAUTHENTICATED}\n";
+const FAILING: &str = "id: t.fail\ntitle: a refused token\nsections: [\"6.1\"]\nlevel: MUST\nrequirement: \"Missing or invalid authentication.\"\nsteps:\n  - open: {principal: alice, expect: error, code: UNAUTHENTICATED}\n";
+
+#[test]
+fn bad_flag_and_bad_values_exit_2() {
+    assert_eq!(run(&["--bogus"]).status.code(), Some(2));
+    let o = run(&["--timeout-scale", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(&["--fault", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--fault nope"), "{}", text(&o));
+}
+
+#[test]
+fn broken_case_file_names_file_and_line() {
+    let d = tmp("broken");
+    let f = write(
+        &d.join("cases"),
+        "a.yaml",
+        "id: x\ntitle: t\nsections: [\"6\"]\nlevel: MUST\nrequirement: r\nsteps:\n  - expekt: {}\n",
+    );
+    let o = run(&["--cases", d.join("cases").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains(&format!("{f}:7:")) && t.contains("unknown step `expekt`"),
+        "{t}"
+    );
+    assert_eq!(t.lines().count(), 1, "one clear error: {t}");
+}
+
+#[test]
+fn unreachable_targets_exit_2_with_one_error() {
+    let d = tmp("unreach");
+    write(&d.join("cases"), "a.yaml", PASSING);
+    let o = run(&[
+        "--cases",
+        d.join("cases").to_str().unwrap(),
+        "--target",
+        "ws://127.0.0.1:1/arcp",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--target ws://127.0.0.1:1/arcp"));
+    let o = run(&[
+        "--cases",
+        d.join("cases").to_str().unwrap(),
+        "--target",
+        "definitely-not-a-command-xyz",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn pass_fail_and_reports() {
+    let d = tmp("reports");
+    write(&d.join("cases"), "a.yaml", PASSING);
+    let cases = d.join("cases");
+    let dirs = cases.to_str().unwrap();
+    let json = d.join("r.json");
+    let junit = d.join("j.xml");
+    let html = d.join("r.html");
+    let o = run(&[
+        "--cases",
+        dirs,
+        "--json",
+        json.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        j.contains("name=\"t.pass\"") && j.contains("<property name=\"level\" value=\"MUST\"/>"),
+        "{j}"
+    );
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["cases"][0]["verdict"], "PASS");
+    // Secrets never reach a report.
+    let all = std::fs::read_to_string(&json).unwrap();
+    assert!(
+        !all.contains("tok-alice"),
+        "token leaked into the JSON report"
+    );
+    assert!(std::fs::read_to_string(&html).unwrap().contains("t.pass"));
+
+    write(&d.join("cases"), "b.yaml", FAILING);
+    let o = run(&["--cases", dirs]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("requirement (§6.1, MUST)"));
+}
+
+#[test]
+fn baseline_accepts_known_failures_and_fails_on_stale_entries() {
+    let d = tmp("baseline");
+    write(&d.join("cases"), "b.yaml", FAILING);
+    let cases = d.join("cases");
+    let dirs = cases.to_str().unwrap();
+    let base = d.join("baseline.yaml");
+    let o = run(&["--cases", dirs, "--write-baseline", base.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let o = run(&["--cases", dirs, "--baseline", base.to_str().unwrap()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "known failure is baselined: {}",
+        text(&o)
+    );
+    // The runtime is fixed: the entry is stale and fails the run.
+    write(&d.join("cases"), "b.yaml", FIXED);
+    let o = run(&["--cases", dirs, "--baseline", base.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("stale baseline entry"), "{}", text(&o));
+}
+
+#[test]
+fn diff_and_matrix() {
+    let d = tmp("diff");
+    write(&d.join("cases"), "a.yaml", PASSING);
+    write(&d.join("cases"), "b.yaml", FAILING);
+    let cases = d.join("cases");
+    let dirs = cases.to_str().unwrap();
+    let (j1, j2) = (d.join("1.json"), d.join("2.json"));
+    run(&["--cases", dirs, "--json", j1.to_str().unwrap()]);
+    write(&cases, "b.yaml", FIXED);
+    run(&["--cases", dirs, "--json", j2.to_str().unwrap()]);
+    let o = run(&["diff", j1.to_str().unwrap(), j2.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        text(&o).contains("t.fail: FAIL -> PASS (improved)"),
+        "{}",
+        text(&o)
+    );
+    let o = run(&[
+        "matrix",
+        j1.to_str().unwrap(),
+        j2.to_str().unwrap(),
+        "--html",
+        d.join("m.html").to_str().unwrap(),
+    ]);
+    assert!(
+        text(&o).contains("| `t.fail` | MUST | 6.1 | FAIL | PASS |"),
+        "{}",
+        text(&o)
+    );
+}
