@@ -2,38 +2,54 @@
 
 use rand::Rng;
 
-fn token(prefix: &str, len: usize) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    let mut rng = rand::thread_rng();
-    let body: String = (0..len)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect();
-    format!("{prefix}{body}")
+const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// A ULID: 48-bit millisecond time and 80 random bits, Crockford base32.
+/// SDKs validate ids against this shape (e.g. the Python SDK accepts
+/// `ULID` or `prefix_ULID`), so the harness's ids use it.
+pub fn ulid() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u128)
+        .unwrap_or(0)
+        & ((1u128 << 48) - 1);
+    let rand: u128 = rand::thread_rng().gen::<u128>() & ((1u128 << 80) - 1);
+    let mut v = (ms << 80) | rand;
+    let mut out = [b'0'; 26];
+    for slot in out.iter_mut().rev() {
+        *slot = CROCKFORD[(v & 31) as usize];
+        v >>= 5;
+    }
+    String::from_utf8(out.to_vec()).expect("ASCII")
+}
+
+fn token(prefix: &str) -> String {
+    format!("{prefix}{}", ulid())
 }
 
 pub fn message_id() -> String {
-    token("msg_", 20)
+    token("msg_")
 }
 pub fn session_id() -> String {
-    token("sess_", 20)
+    token("sess_")
 }
 pub fn job_id() -> String {
-    token("job_", 20)
+    token("job_")
 }
 pub fn resume_token() -> String {
-    token("rt_", 32)
+    format!("rt_{}{}", ulid(), ulid())
 }
 pub fn credential_id() -> String {
-    token("cred_", 20)
+    token("cred_")
 }
 pub fn credential_value() -> String {
-    token("sk-virt-", 32)
+    format!("sk-virt-{}", ulid())
 }
 pub fn result_id() -> String {
-    token("res_", 20)
+    token("res_")
 }
 pub fn nonce() -> String {
-    token("p_", 16)
+    token("p_")
 }
 
 /// A W3C trace id: 32 lowercase hex digits.
@@ -42,4 +58,16 @@ pub fn trace_id() -> String {
     (0..32)
         .map(|_| char::from_digit(rng.gen_range(0..16), 16).unwrap())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ulids_have_the_standard_shape() {
+        let re = regex::Regex::new("^[0-7][0-9A-HJKMNP-TV-Z]{25}$").unwrap();
+        for _ in 0..100 {
+            assert!(re.is_match(&super::ulid()));
+        }
+        assert!(super::message_id().starts_with("msg_"));
+    }
 }
