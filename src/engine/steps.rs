@@ -285,7 +285,16 @@ impl Run<'_> {
             }
             SendFrame::Message(m) => {
                 let payload = self.render(&m.payload)?;
-                let mut env = self.envelope(name, &m.kind, payload)?;
+                let dialect = &self.target.profile.dialect;
+                let kind = if m.kind == "session.close" && dialect.close != "session.close" {
+                    let k = dialect.close.clone();
+                    self.dialect
+                        .push(format!("close sent as `{k}` (profile dialect)"));
+                    k
+                } else {
+                    m.kind.clone()
+                };
+                let mut env = self.envelope(name, &kind, payload)?;
                 if let Some(j) = &m.job_id {
                     env["job_id"] = Value::from(self.render_text(j)?);
                 }
