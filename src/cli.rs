@@ -46,6 +46,18 @@ enum Command {
     },
     /// Serve the reference runtime over stdio or WebSocket.
     Serve(ServeArgs),
+    /// Talk to an unknown implementation: what it speaks, and a starting profile.
+    Probe {
+        /// A shell command (stdio) or a ws:// URL.
+        #[arg(long, short = 't', value_name = "CMD|URL")]
+        target: String,
+        /// Start from this profile (tokens to try).
+        #[arg(long, value_name = "FILE")]
+        profile: Option<PathBuf>,
+        /// Write the profile found here.
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
     /// Show what changed between two result files (--json output).
     Diff { old: PathBuf, new: PathBuf },
     /// Render cases × implementations from result files, as Markdown and HTML.
@@ -225,6 +237,11 @@ pub fn main() -> i32 {
             Some(Command::Serve(args)) => serve(args).await,
             Some(Command::Conformance { file, check }) => conformance(&file, check),
             Some(Command::Diff { old, new }) => diff(&old, &new),
+            Some(Command::Probe {
+                target,
+                profile,
+                write,
+            }) => probe(&target, profile, write).await,
             Some(Command::Matrix {
                 results,
                 markdown,
@@ -576,4 +593,40 @@ fn matrix(
         std::fs::write(&p, m.html()).map_err(|e| UsageError(format!("{}: {e}", p.display())))?;
     }
     Ok(0)
+}
+
+async fn probe(
+    spec: &str,
+    profile: Option<PathBuf>,
+    write: Option<PathBuf>,
+) -> Result<i32, UsageError> {
+    let mut profile = match &profile {
+        Some(p) => Profile::load(p)?,
+        None => Profile::default(),
+    };
+    profile.target = Some(spec.to_string());
+    if profile.name == "target" {
+        profile.name = spec.to_string();
+    }
+    let target = Target::external(spec, profile, TransportOptions::default())
+        .await
+        .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+    target
+        .preflight()
+        .await
+        .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+    let f = crate::probe::probe(&target).await;
+    println!("probe of {}:", target.describe());
+    for l in &f.lines {
+        println!("  - {l}");
+    }
+    match write {
+        Some(p) => {
+            std::fs::write(&p, f.profile.to_yaml())
+                .map_err(|e| UsageError(format!("--write {}: {e}", p.display())))?;
+            println!("profile written to {}", p.display());
+        }
+        None => println!("\nprofile:\n{}", f.profile.to_yaml()),
+    }
+    Ok(if f.speaks_v11 { 0 } else { 1 })
 }

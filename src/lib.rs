@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod engine;
 pub mod ids;
 pub mod matcher;
+pub mod probe;
 pub mod profile;
 pub mod redact;
 pub mod report;

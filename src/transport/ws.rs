@@ -284,10 +284,17 @@ async fn write_messages<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     tokio::pin!(stop);
+    // The reader dropping `stop` (our side stopped reading) is no reason to
+    // lose frames already queued: drain them, then close normally. Only a
+    // close frame from the reader (the peer broke a rule) aborts at once.
+    let mut reader_gone = false;
     loop {
         let frame = tokio::select! {
             f = rx.recv() => f,
-            close = &mut stop => return send_close(&mut sink, close.ok()).await,
+            close = &mut stop, if !reader_gone => match close {
+                Ok(c) => return send_close(&mut sink, Some(c)).await,
+                Err(_) => { reader_gone = true; continue }
+            },
         };
         let Some(frame) = frame else {
             // Every sender is gone: a normal close (1000), as the peer expects.
@@ -297,9 +304,24 @@ async fn write_messages<S>(
             };
             return send_close(&mut sink, Some(normal)).await;
         };
-        tokio::select! {
-            r = sink.send(Message::text(frame)) => if r.is_err() { return },
-            close = &mut stop => return send_close(&mut sink, close.ok()).await,
+        // None: sent, go on; Some(None): the sink failed; Some(Some(c)): close with c.
+        let outcome = {
+            let send = sink.send(Message::text(frame));
+            tokio::pin!(send);
+            loop {
+                tokio::select! {
+                    r = &mut send => break r.is_err().then_some(None),
+                    close = &mut stop, if !reader_gone => match close {
+                        Ok(c) => break Some(Some(c)),
+                        Err(_) => reader_gone = true,
+                    },
+                }
+            }
+        };
+        match outcome {
+            None => {}
+            Some(None) => return,
+            Some(Some(c)) => return send_close(&mut sink, Some(c)).await,
         }
     }
 }
@@ -432,6 +454,24 @@ mod tests {
     async fn free_port() -> u16 {
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         l.local_addr().unwrap().port()
+    }
+
+    #[tokio::test]
+    async fn frames_queued_before_our_side_stops_reading_are_delivered() {
+        let (mut client, server, _l) = pair(1024).await;
+        let (tx, rx, _) = server.into_parts();
+        tx.send("last words".into()).await.unwrap();
+        // Stop reading first (as a server that ends a session does), then writing.
+        drop(rx);
+        drop(tx);
+        assert_eq!(
+            client.recv(T).await.unwrap(),
+            Inbound::Frame("last words".into())
+        );
+        match client.recv(T).await.unwrap() {
+            Inbound::Closed(reason) => assert!(reason.contains("code 1000"), "{reason}"),
+            other => panic!("expected Closed, got {other:?}"),
+        }
     }
 
     #[tokio::test]
