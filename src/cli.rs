@@ -363,7 +363,28 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         Some(p) => Some(Baseline::load(p).map_err(UsageError)?),
         None => None,
     };
-    let target = Arc::new(build_target(&args).await?);
+    let mut target = build_target(&args).await?;
+    // No profile: probe first, and take what it learns (agents, dialect).
+    let mut not_v11 = None;
+    if args.profile.is_none() && !target.is_embedded() {
+        let f = crate::probe::probe(&target).await;
+        if !args.quiet {
+            println!("probe of {}:", target.describe());
+            for l in &f.lines {
+                println!("  - {l}");
+            }
+        }
+        if f.speaks_v11 {
+            let name = target.profile.name.clone();
+            let scale = target.profile.time_scale;
+            target.profile = f.profile;
+            target.profile.name = name;
+            target.profile.time_scale = scale;
+        } else {
+            not_v11 = Some(f.lines.join("; "));
+        }
+    }
+    let target = Arc::new(target);
     let style = console::Style {
         color: match args.color {
             ColorChoice::Always => true,
@@ -396,7 +417,21 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         );
     }
     let d = done.clone();
-    let results: Vec<CaseResult> = runner::run_all(
+    // A target that does not speak ARCP v1.1 gets one finding, not a wall of failures.
+    let results: Vec<CaseResult> = if let Some(finding) = not_v11 {
+        let mut o = crate::verdict::Outcome::new(
+            crate::verdict::Verdict::Error,
+            format!("the target does not speak ARCP v1.1: {finding}"),
+        );
+        o.origin = Some(crate::verdict::Origin::Target);
+        let r = CaseResult {
+            case: Arc::new(runner::handshake_case()),
+            outcome: o,
+        };
+        println!("{}", console::case_line(style, &crate::report::CaseRecord::from_result(&r), 1, 1));
+        vec![r]
+    } else {
+        runner::run_all(
         cases.into_iter().map(Arc::new).collect(),
         target.clone(),
         opts,
@@ -408,7 +443,8 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             }
         },
     )
-    .await;
+    .await
+    };
     let mut report = RunReport::new(
         target.profile.name.clone(),
         target.describe(),
