@@ -18,15 +18,24 @@ fn main() {
         .into_iter()
         .map(Arc::new)
         .collect();
-    let jobs: usize = std::env::var("JOBS").ok().and_then(|j| j.parse().ok()).unwrap_or(8);
+    let jobs: usize = std::env::var("JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .unwrap_or(8);
     let bin = env!("CARGO_BIN_EXE_arcp-conform");
     let targets: Vec<(&str, Target)> = vec![
-        ("embedded (in memory)", Target::embedded(suite_runtime_config(EMBEDDED_TIME_SCALE))),
+        (
+            "embedded (in memory)",
+            Target::embedded(suite_runtime_config(EMBEDDED_TIME_SCALE)),
+        ),
         (
             "serve --stdio",
             rt.block_on(Target::external(
                 &format!("{bin} serve --stdio --time-scale 10 --heartbeat 5 --resume-window 20"),
-                Profile { time_scale: 10.0, ..Profile::default() },
+                Profile {
+                    time_scale: 10.0,
+                    ..Profile::default()
+                },
                 TransportOptions::default(),
             ))
             .unwrap(),
@@ -40,12 +49,21 @@ fn main() {
             let results = rt.block_on(run_all(
                 cases.clone(),
                 target.clone(),
-                RunOptions { jobs, engine: EngineOptions::default() },
+                RunOptions {
+                    jobs,
+                    engine: EngineOptions::default(),
+                },
                 |_| {},
             ));
             let wall = t0.elapsed().as_secs_f64();
-            let pass = results.iter().filter(|r| r.outcome.verdict == Verdict::Pass).count();
-            let busy: f64 = results.iter().map(|r| r.outcome.duration.as_secs_f64()).sum();
+            let pass = results
+                .iter()
+                .filter(|r| r.outcome.verdict == Verdict::Pass)
+                .count();
+            let busy: f64 = results
+                .iter()
+                .map(|r| r.outcome.duration.as_secs_f64())
+                .sum();
             println!(
                 "{name:<22} round {round}: {:>6.2} s wall, {:>6.1} cases/s, {pass}/{} PASS, {:.2} s summed case time",
                 wall,

@@ -114,9 +114,10 @@ pub struct RunArgs {
     profile: Option<PathBuf>,
     #[command(flatten)]
     select: SelectArgs,
-    /// Cases run at once.
-    #[arg(long, short = 'j', default_value_t = 8, value_name = "N")]
-    jobs: usize,
+    /// Cases run at once (default: 32 against the embedded runtime, whose
+    /// cases mostly wait on protocol time; 8 against external targets).
+    #[arg(long, short = 'j', value_name = "N")]
+    jobs: Option<usize>,
     /// Multiply every deadline by this factor (slow targets, loaded machines).
     #[arg(long, default_value_t = 1.0, value_name = "F")]
     timeout_scale: f64,
@@ -397,7 +398,10 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     };
     let total = cases.len();
     let opts = RunOptions {
-        jobs: args.jobs.max(1),
+        jobs: args
+            .jobs
+            .unwrap_or(if target.is_embedded() { 32 } else { 8 })
+            .max(1),
         engine: EngineOptions {
             timeout_scale: args.timeout_scale,
             schema: !args.no_schema,
@@ -428,22 +432,25 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             case: Arc::new(runner::handshake_case()),
             outcome: o,
         };
-        println!("{}", console::case_line(style, &crate::report::CaseRecord::from_result(&r), 1, 1));
+        println!(
+            "{}",
+            console::case_line(style, &crate::report::CaseRecord::from_result(&r), 1, 1)
+        );
         vec![r]
     } else {
         runner::run_all(
-        cases.into_iter().map(Arc::new).collect(),
-        target.clone(),
-        opts,
-        move |r| {
-            let n = d.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            let rec = crate::report::CaseRecord::from_result(r);
-            if !quiet || rec.verdict().fails_run(strict) {
-                println!("{}", console::case_line(style, &rec, n, total));
-            }
-        },
-    )
-    .await
+            cases.into_iter().map(Arc::new).collect(),
+            target.clone(),
+            opts,
+            move |r| {
+                let n = d.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                let rec = crate::report::CaseRecord::from_result(r);
+                if !quiet || rec.verdict().fails_run(strict) {
+                    println!("{}", console::case_line(style, &rec, n, total));
+                }
+            },
+        )
+        .await
     };
     let mut report = RunReport::new(
         target.profile.name.clone(),

@@ -83,6 +83,11 @@ pub(crate) struct Wire {
     entries: Arc<Mutex<Vec<WireEntry>>>,
 }
 
+/// The shortest wall-clock wait for anything the target must do.
+pub const MIN_WAIT: Duration = Duration::from_secs(2);
+/// The shortest wall-clock limit for a whole case.
+pub const MIN_CASE_TIME: Duration = Duration::from_secs(15);
+
 /// Most entries one case keeps; a flooding target must not exhaust memory.
 const WIRE_LIMIT: usize = 5_000;
 /// Longest logged frame text.
@@ -159,7 +164,9 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
         dialect: vec![],
         violations: vec![],
     };
-    let limit = run.deadline(case.timeout);
+    let limit = run
+        .deadline(case.timeout)
+        .max(MIN_CASE_TIME.mul_f64(opts.timeout_scale));
     let result = match tokio::time::timeout(limit, run.steps(&case.steps)).await {
         Ok(r) => r,
         Err(_) => Err(Stop::target(format!(
@@ -233,12 +240,14 @@ pub fn verdict_for(level: Level) -> Verdict {
 
 impl Run<'_> {
     /// Wall deadline for `d` of protocol time, scaled by `--timeout-scale`.
+    /// Never below [`MIN_WAIT`]: a deadline only costs time when a case
+    /// fails, and a sped-up clock must not turn a busy machine into FAILs.
     pub(crate) fn deadline(&self, d: Duration) -> Duration {
         self.target
             .clock
             .wall(d)
+            .max(MIN_WAIT)
             .mul_f64(self.opts.timeout_scale)
-            .max(Duration::from_millis(50))
     }
 
     fn stderr(&self) -> String {

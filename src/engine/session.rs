@@ -1,12 +1,17 @@
 //! A named session of a case: its connection, what the handshake told us,
 //! and the backlog of frames not yet consumed by a step.
 
-use super::{Run, Stop};
+use super::{Run, Stop, Wire};
+use crate::clock::SharedClock;
+use crate::transport::process::ProcessWatch;
 use crate::transport::{Conn, Inbound, TransportError, TransportFault};
 use crate::verdict::Direction;
 use serde_json::Value;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 
 /// One frame from the target, parsed once.
 #[derive(Debug, Clone)]
@@ -25,16 +30,36 @@ impl Frame {
     }
 }
 
+/// What the engine and a connection's pump share.
+pub(crate) struct Shared {
+    /// The session id, once the welcome names it (pongs carry it).
+    pub id: Mutex<Option<String>>,
+    /// Answer `session.ping` at once, whatever step is running, and ping
+    /// when idle for a heartbeat interval: a well-behaved peer (§6.4).
+    pub auto_pong: AtomicBool,
+    /// The negotiated heartbeat interval, in wall time.
+    pub heartbeat: Mutex<Option<Duration>>,
+}
+
+/// A live connection as the engine sees it: frames to send go to the pump,
+/// which owns the transport, answers pings and forwards everything else.
+pub(crate) struct Link {
+    to_pump: mpsc::Sender<String>,
+    from_pump: mpsc::Receiver<Inbound>,
+    process: Option<ProcessWatch>,
+    pump: tokio::task::JoinHandle<()>,
+}
+
 pub(crate) struct Sess {
-    pub conn: Option<Conn>,
+    pub link: Option<Link>,
     pub closed: Option<String>,
+    pub shared: Arc<Shared>,
     pub id: Option<String>,
     pub resume_token: Option<String>,
     pub features: Vec<String>,
     pub last_seq: u64,
     pub principal: String,
     pub backlog: VecDeque<Frame>,
-    pub auto_pong: bool,
     /// Bytes waiting in the backlog (flood guard).
     pub backlog_bytes: usize,
 }
@@ -44,43 +69,79 @@ const BACKLOG_FRAMES: usize = 20_000;
 const BACKLOG_BYTES: usize = 256 * 1024 * 1024;
 /// How long a send may wait for a target that does not read its input.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames the pump may hold for the engine before it stops reading.
+const PUMP_DEPTH: usize = 4096;
 
 impl Sess {
-    pub fn new(conn: Conn, principal: &str) -> Sess {
+    pub fn new(conn: Conn, principal: &str, wire: Wire, name: &str, clock: SharedClock) -> Sess {
+        let shared = Arc::new(Shared {
+            id: Mutex::new(None),
+            auto_pong: AtomicBool::new(true),
+            heartbeat: Mutex::new(None),
+        });
+        let (to_pump, rx) = mpsc::channel(PUMP_DEPTH);
+        let (tx, from_pump) = mpsc::channel(PUMP_DEPTH);
+        let process = conn.process.as_ref().map(|p| p.watch());
+        let pump = tokio::spawn(pump(
+            conn,
+            rx,
+            tx,
+            shared.clone(),
+            wire,
+            name.to_string(),
+            clock,
+        ));
         Sess {
-            conn: Some(conn),
+            link: Some(Link {
+                to_pump,
+                from_pump,
+                process,
+                pump,
+            }),
             closed: None,
+            shared,
             id: None,
             resume_token: None,
             features: vec![],
             last_seq: 0,
             principal: principal.to_string(),
             backlog: VecDeque::new(),
-            auto_pong: true,
             backlog_bytes: 0,
         }
     }
 
+    pub fn set_id(&mut self, id: Option<String>) {
+        *self.shared.id.lock().unwrap() = id.clone();
+        self.id = id;
+    }
+
     pub fn stderr_tail(&self) -> String {
-        self.conn
+        self.link
             .as_ref()
-            .map(Conn::stderr_tail)
+            .and_then(|l| l.process.as_ref())
+            .map(ProcessWatch::stderr_tail)
             .unwrap_or_default()
+    }
+
+    /// Drop the transport abruptly (the pump closes it and reaps any process).
+    pub fn drop_link(&mut self) {
+        self.link = None;
     }
 
     /// Close politely (stdin EOF / WebSocket close), then make sure any process is gone.
     pub async fn shutdown(mut self) {
-        if let Some(conn) = self.conn.take() {
-            let _ = conn.shutdown(Duration::from_millis(200)).await;
+        if let Some(link) = self.link.take() {
+            drop(link.to_pump);
+            let _ = tokio::time::timeout(Duration::from_secs(2), link.pump).await;
         }
     }
 
     /// Exit status of the target process, if it has exited.
     pub fn exit_status(&self) -> Option<String> {
-        self.conn
+        self.link
             .as_ref()
-            .and_then(|c| c.process.as_ref())
-            .and_then(|p| p.exit_status())
+            .and_then(|l| l.process.as_ref())
+            .and_then(ProcessWatch::exit_status)
     }
 
     pub fn push(&mut self, f: Frame) -> Result<(), Stop> {
@@ -103,6 +164,107 @@ impl Sess {
     }
 }
 
+/// Own the transport: send what the engine asks, answer pings at once, log
+/// arrivals, forward everything. Ends (closing the transport and reaping any
+/// process) when the engine lets go.
+async fn pump(
+    mut conn: Conn,
+    mut from_engine: mpsc::Receiver<String>,
+    to_engine: mpsc::Sender<Inbound>,
+    shared: Arc<Shared>,
+    wire: Wire,
+    name: String,
+    clock: SharedClock,
+) {
+    let mut open = true;
+    let mut last_out = tokio::time::Instant::now();
+    loop {
+        let polite = shared.auto_pong.load(Ordering::Relaxed);
+        let hb = *shared.heartbeat.lock().unwrap();
+        let ping_due = last_out + hb.unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            out = from_engine.recv() => match out {
+                Some(text) => {
+                    last_out = tokio::time::Instant::now();
+                    if conn.send(text).await.is_err() {
+                        open = false;
+                    }
+                }
+                None => break,
+            },
+            _ = tokio::time::sleep_until(ping_due), if open && polite && hb.is_some() => {
+                let ping = ping_now(&shared, &clock);
+                wire.log(&name, Direction::Out, &ping);
+                last_out = tokio::time::Instant::now();
+                let _ = conn.send(ping).await;
+            }
+            item = conn.recv(Duration::from_secs(3600)), if open => {
+                let item = match item {
+                    Err(TransportError::Timeout(_)) => continue,
+                    Err(e) => Inbound::Closed(e.to_string()),
+                    Ok(i) => i,
+                };
+                match &item {
+                    Inbound::Frame(text) => {
+                        wire.log(&name, Direction::In, text);
+                        if shared.auto_pong.load(Ordering::Relaxed) {
+                            if let Some(pong) = pong_for(text, &shared, &clock) {
+                                wire.log(&name, Direction::Out, &pong);
+                                last_out = tokio::time::Instant::now();
+                                let _ = conn.send(pong).await;
+                            }
+                        }
+                    }
+                    Inbound::Closed(reason) => {
+                        wire.log(&name, Direction::Note, &format!("transport closed: {reason}"));
+                        open = false;
+                    }
+                    Inbound::Fault(f) => wire.log(&name, Direction::Note, &f.to_string()),
+                }
+                if to_engine.send(item).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = conn.shutdown(Duration::from_millis(300)).await;
+}
+
+/// A `session.ping` from the harness, sent when it has been quiet.
+fn ping_now(shared: &Shared, clock: &SharedClock) -> String {
+    let mut ping = serde_json::json!({
+        "arcp": crate::wire::PROTOCOL_VERSION,
+        "id": crate::ids::message_id(),
+        "type": "session.ping",
+        "payload": {"nonce": crate::ids::nonce(), "sent_at": crate::clock::timestamp(clock.now())},
+    });
+    if let Some(id) = shared.id.lock().unwrap().clone() {
+        ping["session_id"] = Value::from(id);
+    }
+    ping.to_string()
+}
+
+/// The pong answering `text`, if it is a ping.
+fn pong_for(text: &str, shared: &Shared, clock: &SharedClock) -> Option<String> {
+    let v: Value = serde_json::from_str(text).ok()?;
+    if v.get("type").and_then(Value::as_str) != Some("session.ping") {
+        return None;
+    }
+    let mut pong = serde_json::json!({
+        "arcp": v.get("arcp").cloned().unwrap_or(Value::from(crate::wire::PROTOCOL_VERSION)),
+        "id": crate::ids::message_id(),
+        "type": "session.pong",
+        "payload": {
+            "ping_nonce": v.pointer("/payload/nonce").cloned().unwrap_or(Value::Null),
+            "received_at": crate::clock::timestamp(clock.now()),
+        },
+    });
+    if let Some(id) = shared.id.lock().unwrap().clone() {
+        pong["session_id"] = Value::from(id);
+    }
+    Some(pong.to_string())
+}
+
 impl Run<'_> {
     pub(crate) fn sess(&mut self, name: &str) -> Result<&mut Sess, Stop> {
         self.sessions
@@ -114,18 +276,14 @@ impl Run<'_> {
     pub(crate) async fn send_text(&mut self, name: &str, text: String) -> Result<(), Stop> {
         self.wire.log(name, Direction::Out, &text);
         let sess = self.sess(name)?;
-        let Some(conn) = sess.conn.as_ref() else {
+        let Some(link) = sess.link.as_ref() else {
             return Err(Stop::fail(format!(
                 "session `{name}` has no open transport"
             )));
         };
-        match tokio::time::timeout(SEND_TIMEOUT, conn.send(text)).await {
+        match tokio::time::timeout(SEND_TIMEOUT, link.to_pump.send(text)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(TransportError::Closed(r))) => {
-                let why = format!("the transport is closed ({r})");
-                Err(self.closed_error(name, &why))
-            }
-            Ok(Err(e)) => Err(Stop::target(e.to_string())),
+            Ok(Err(_)) => Err(self.closed_error(name, "the transport is closed")),
             Err(_) => Err(Stop::target(format!(
                 "target did not read its input for {SEND_TIMEOUT:?}"
             ))),
@@ -157,21 +315,16 @@ impl Run<'_> {
         if now >= until || sess.closed.is_some() {
             return Ok(None);
         }
-        let Some(conn) = sess.conn.as_mut() else {
+        let Some(link) = sess.link.as_mut() else {
             return Ok(None);
         };
-        let item = match conn.recv(until - now).await {
-            Err(TransportError::Timeout(_)) => return Ok(None),
-            Err(e) => Inbound::Closed(e.to_string()),
-            Ok(i) => i,
+        let item = match tokio::time::timeout(until - now, link.from_pump.recv()).await {
+            Err(_) => return Ok(None),
+            Ok(None) => Inbound::Closed("the connection ended".into()),
+            Ok(Some(i)) => i,
         };
         let text = match item {
             Inbound::Closed(reason) => {
-                self.wire.log(
-                    name,
-                    Direction::Note,
-                    &format!("transport closed: {reason}"),
-                );
                 self.sess(name)?.closed = Some(reason);
                 return Ok(None);
             }
@@ -180,12 +333,10 @@ impl Run<'_> {
                     TransportFault::FrameTooLarge { .. } => "a giant frame",
                     _ => "garbage",
                 };
-                self.wire.log(name, Direction::Note, &f.to_string());
                 return Err(Stop::target(format!("target sent {what}: {f}")));
             }
             Inbound::Frame(text) => text,
         };
-        self.wire.log(name, Direction::In, &text);
         let value: Value = serde_json::from_str(&text)
             .map_err(|e| Stop::target(format!("target sent a frame that is not JSON ({e})")))?;
         let violations = self.monitor.inbound(name, &text, Some(&value));
@@ -205,24 +356,7 @@ impl Run<'_> {
         if let Some(seq) = frame.value.get("event_seq").and_then(Value::as_u64) {
             sess.last_seq = sess.last_seq.max(seq);
         }
-        if frame.kind() == "session.ping" && sess.auto_pong {
-            self.pong(name, &frame).await?;
-        }
         Ok(Some(frame))
-    }
-
-    async fn pong(&mut self, name: &str, ping: &Frame) -> Result<(), Stop> {
-        let nonce = ping
-            .value
-            .pointer("/payload/nonce")
-            .cloned()
-            .unwrap_or(Value::Null);
-        let env = self.envelope(
-            name,
-            "session.pong",
-            serde_json::json!({"ping_nonce": nonce, "received_at": crate::clock::timestamp(self.target.clock.now())}),
-        )?;
-        self.send_text(name, env.to_string()).await
     }
 
     /// A fresh envelope for this session in the target's dialect.

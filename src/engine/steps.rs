@@ -55,7 +55,7 @@ impl Run<'_> {
             StepKind::ExpectClose(e) => self.expect_close(&e.session, e.within).await,
             StepKind::Drop(s) => {
                 let sess = self.sess(&s.session)?;
-                sess.conn = None;
+                sess.drop_link();
                 sess.closed = Some("dropped by the harness".into());
                 sess.backlog.clear();
                 sess.backlog_bytes = 0;
@@ -146,10 +146,16 @@ impl Run<'_> {
             Direction::Note,
             &format!("connected to {}", conn.peer),
         );
-        if let Some(old) = self
-            .sessions
-            .insert(name.to_string(), Sess::new(conn, principal))
-        {
+        if let Some(old) = self.sessions.insert(
+            name.to_string(),
+            Sess::new(
+                conn,
+                principal,
+                self.wire.clone(),
+                name,
+                self.target.clock.clone(),
+            ),
+        ) {
             old.shutdown().await;
         }
         Ok(())
@@ -194,7 +200,9 @@ impl Run<'_> {
         {
             let sess = self.sess(&h.session)?;
             sess.principal = h.principal.as_str().to_string();
-            sess.auto_pong = h.auto_pong;
+            sess.shared
+                .auto_pong
+                .store(h.auto_pong, std::sync::atomic::Ordering::Relaxed);
         }
         let env = self.envelope(&h.session, "session.hello", payload)?;
         self.send_text(&h.session, env.to_string()).await?;
@@ -230,9 +238,10 @@ impl Run<'_> {
                     .unwrap_or_default();
                 let features = crate::wire::feature::intersect(offered, &theirs);
                 let principal = self.sess(name)?.principal.clone();
+                let clock = self.target.clock.clone();
                 let sess = self.sess(name)?;
                 if let Some(id) = frame.value.get("session_id").and_then(Value::as_str) {
-                    sess.id = Some(id.to_string());
+                    sess.set_id(Some(id.to_string()));
                 }
                 sess.resume_token = frame
                     .value
@@ -240,6 +249,15 @@ impl Run<'_> {
                     .and_then(Value::as_str)
                     .map(String::from);
                 sess.features = features.clone();
+                if features.iter().any(|f| f == "heartbeat") {
+                    let hb = frame
+                        .value
+                        .pointer("/payload/heartbeat_interval_sec")
+                        .and_then(Value::as_f64)
+                        .filter(|s| *s > 0.0 && s.is_finite())
+                        .map(|s| clock.wall(Duration::from_secs_f64(s)));
+                    *sess.shared.heartbeat.lock().unwrap() = hb;
+                }
                 self.monitor.opened(name, &principal, &features);
                 self.vars
                     .insert(format!("{name}_welcome"), frame.value.clone());
@@ -579,7 +597,7 @@ impl Run<'_> {
                 None => {
                     let sess = self.sess(name)?;
                     if sess.closed.is_some() {
-                        sess.conn = None;
+                        sess.drop_link();
                         return Ok(());
                     }
                     return Err(Stop::Fail {
@@ -607,8 +625,14 @@ impl Run<'_> {
         })?;
         self.wire
             .log(&r.session, Direction::Note, "reconnected for resume");
-        let mut sess = Sess::new(conn, &principal);
-        sess.id = id.clone();
+        let mut sess = Sess::new(
+            conn,
+            &principal,
+            self.wire.clone(),
+            &r.session,
+            self.target.clock.clone(),
+        );
+        sess.set_id(id.clone());
         sess.last_seq = last.as_u64().unwrap_or(0);
         if let Some(old) = self.sessions.insert(r.session.clone(), sess) {
             old.shutdown().await;
