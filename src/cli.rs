@@ -559,11 +559,11 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
     };
     let runtime = Runtime::new(config);
     if args.stdio {
-        runtime
-            .serve(crate::transport::stdio::own_stdio(
-                crate::transport::DEFAULT_FRAME_CAP,
-            ))
-            .await;
+        let (conn, writer) =
+            crate::transport::stdio::own_stdio_flushed(crate::transport::DEFAULT_FRAME_CAP);
+        runtime.serve(conn).await;
+        // The last frames (session.closed, an error) must reach stdout before exit.
+        let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         return Ok(0);
     }
     let Some(addr) = args.ws else {

@@ -30,12 +30,28 @@ pub struct ScaledClock {
     origin: std::time::Instant,
 }
 
+/// Every sped-up clock runs from this instant, so two processes with the
+/// same scale (the harness and a `serve --time-scale` target it spawned)
+/// agree on protocol time: `now = EPOCH + (wall - EPOCH) * scale`.
+pub fn epoch() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .expect("valid epoch")
+        .with_timezone(&Utc)
+}
+
 impl ScaledClock {
     pub fn new(scale: f64) -> Self {
         assert!(scale > 0.0, "time scale must be positive");
+        let wall = Utc::now();
+        let origin_wall = if scale == 1.0 {
+            wall
+        } else {
+            let since = (wall - epoch()).to_std().unwrap_or_default();
+            epoch() + chrono::Duration::from_std(since.mul_f64(scale)).unwrap_or_default()
+        };
         ScaledClock {
             scale,
-            origin_wall: Utc::now(),
+            origin_wall,
             origin: std::time::Instant::now(),
         }
     }
@@ -138,6 +154,15 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[test]
+    fn scaled_clocks_started_apart_agree() {
+        let a = ScaledClock::new(10.0);
+        std::thread::sleep(Duration::from_millis(30));
+        let b = ScaledClock::new(10.0);
+        let skew = (a.now() - b.now()).num_milliseconds().abs();
+        assert!(skew < 50, "skew {skew} ms");
     }
 
     #[tokio::test]

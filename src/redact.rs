@@ -37,10 +37,11 @@ pub fn value(v: &mut Value) {
     }
 }
 
-fn scrub_text(text: &str) -> String {
+/// Redact secrets in text that may not be whole JSON (failure messages, cut frames).
+pub fn scrub_text(text: &str) -> String {
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
-        regex::Regex::new(r#"("(?:token|resume_token|value)"\s*:\s*)"(?:[^"\\]|\\.)*""#).unwrap()
+        regex::Regex::new(r#"("(?:token|resume_token|value)"\s*:\s*)"(?:[^"\\]|\\.)*"?"#).unwrap()
     });
     re.replace_all(text, format!("${{1}}\"{REDACTED}\""))
         .into_owned()

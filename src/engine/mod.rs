@@ -108,6 +108,18 @@ impl Wire {
         }
         let mut text = match dir {
             Direction::Note => text.to_string(),
+            // Parsing a giant frame to redact it would stall a worker: cut first.
+            _ if text.len() > 4 * WIRE_TEXT_LIMIT => {
+                let cut = (0..=WIRE_TEXT_LIMIT)
+                    .rev()
+                    .find(|i| text.is_char_boundary(*i))
+                    .unwrap_or(0);
+                format!(
+                    "{}… ({} bytes)",
+                    crate::redact::scrub_text(&text[..cut]),
+                    text.len()
+                )
+            }
             _ => crate::redact::frame(text),
         };
         if text.len() > WIRE_TEXT_LIMIT {
@@ -223,6 +235,10 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
         }
     }
     run.close_all().await;
+    // Failure text quotes frames: no secret may reach a report through it.
+    outcome.reason = crate::redact::scrub_text(&outcome.reason);
+    outcome.expected = outcome.expected.map(|e| crate::redact::scrub_text(&e));
+    outcome.actual = outcome.actual.map(|a| crate::redact::scrub_text(&a));
     outcome.dialect = std::mem::take(&mut run.dialect);
     outcome.wire = run.wire.take();
     outcome.stderr = stderr;

@@ -625,6 +625,10 @@ impl Run<'_> {
         })?;
         self.wire
             .log(&r.session, Direction::Note, "reconnected for resume");
+        let old_token = self
+            .sessions
+            .get(&r.session)
+            .and_then(|s| s.resume_token.clone());
         let mut sess = Sess::new(
             conn,
             &principal,
@@ -633,6 +637,8 @@ impl Run<'_> {
             self.target.clock.clone(),
         );
         sess.set_id(id.clone());
+        // A refused resume leaves the previous token in place for a retry.
+        sess.resume_token = old_token;
         sess.last_seq = last.as_u64().unwrap_or(0);
         if let Some(old) = self.sessions.insert(r.session.clone(), sess) {
             old.shutdown().await;

@@ -6,9 +6,8 @@
 //! contract other SDKs implement to be fully testable.
 
 use super::{Fault, Runtime};
-use crate::wire::event::tool_result_error;
 use crate::wire::lease::{self, covers};
-use crate::wire::{ErrorCode, ErrorPayload, EventKind, MessageType};
+use crate::wire::{ErrorCode, EventKind, MessageType};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -128,7 +127,7 @@ impl Conformance {
                 let code = s("code")
                     .and_then(|c| ErrorCode::parse(&c))
                     .unwrap_or(ErrorCode::InternalError);
-                let mut p = ErrorPayload::new(code, s("message").unwrap_or("agent failed".into())).to_value();
+                let mut p = self.rt.error_value(code, &s("message").unwrap_or("agent failed".into()));
                 p["final_status"] = json!("error");
                 self.rt.emit(&self.job, MessageType::JobError, p);
                 return Flow::Stop;
@@ -195,24 +194,14 @@ impl Conformance {
     }
 
     /// §9.3, §9.5, §9.6: the checks before any authority-bearing operation.
-    fn authorize(&self, namespace: &str, resource: &str) -> Result<(), Box<ErrorPayload>> {
+    fn authorize(&self, namespace: &str, resource: &str) -> Result<(), (ErrorCode, String)> {
         let st = self.rt.lock();
         let Some(job) = st.jobs.get(&self.job) else {
-            return Err(Box::new(ErrorPayload::new(
-                ErrorCode::JobNotFound,
-                "job vanished",
-            )));
-        };
-        let expired = |code: ErrorCode, msg: String| {
-            let mut e = ErrorPayload::new(code, msg);
-            if self.rt.fault(Fault::RetryableExpiry) {
-                e.retryable = true;
-            }
-            Box::new(e)
+            return Err((ErrorCode::JobNotFound, "job vanished".into()));
         };
         if let Some(exp) = job.expires_at {
             if self.rt.clock().now() >= exp && !self.rt.fault(Fault::IgnoreLeaseExpiry) {
-                return Err(expired(
+                return Err((
                     ErrorCode::LeaseExpired,
                     format!("lease expired at {}", crate::clock::timestamp(exp)),
                 ));
@@ -221,7 +210,7 @@ impl Conformance {
         if let Some(budget) = &job.budget {
             if let Some((cur, _)) = budget.iter().find(|(_, v)| **v <= 0.0) {
                 if !self.rt.fault(Fault::IgnoreBudget) {
-                    return Err(expired(
+                    return Err((
                         ErrorCode::BudgetExhausted,
                         format!("{cur} budget exhausted"),
                     ));
@@ -236,12 +225,30 @@ impl Conformance {
             (_, Some(p)) => covers(p, resource),
         } || self.rt.fault(Fault::NoLeaseEnforcement);
         if !allowed {
-            return Err(Box::new(ErrorPayload::new(
+            return Err((
                 ErrorCode::PermissionDenied,
                 format!("`{namespace}: {resource}` is not covered by the lease"),
-            )));
+            ));
         }
         Ok(())
+    }
+
+    /// A tool_result carrying an error, as this runtime sends it.
+    fn tool_error(&self, call_id: &str, code: ErrorCode, message: &str) {
+        let error = self.rt.error_value(code, message);
+        self.event(
+            EventKind::ToolResult,
+            json!({"call_id": call_id, "error": error}),
+        );
+    }
+
+    /// The call_id a tool_result carries (wrong on purpose under a fault).
+    fn result_id_for(&self, call_id: &str) -> String {
+        if self.rt.fault(Fault::ToolResultCallIdMismatch) {
+            format!("{call_id}_x")
+        } else {
+            call_id.to_string()
+        }
     }
 
     /// Emit tool_call, check the lease, emit tool_result. LEASE_EXPIRED also
@@ -261,9 +268,9 @@ impl Conformance {
         );
         match self.authorize(namespace, resource) {
             Ok(()) => Ok(call_id),
-            Err(e) => {
-                self.event(EventKind::ToolResult, tool_result_error(&call_id, &e));
-                if e.code == ErrorCode::LeaseExpired.as_str() {
+            Err((code, message)) => {
+                self.tool_error(&self.result_id_for(&call_id), code, &message);
+                if code == ErrorCode::LeaseExpired {
                     self.rt.terminate(
                         &self.job,
                         ErrorCode::LeaseExpired,
@@ -374,14 +381,15 @@ impl Conformance {
                     _ => {}
                 }
             }
-            if self.rt.config().agents.iter().all(|a| a.name != agent) {
-                v = v.or(Some(format!("agent `{agent}` is not registered")));
-            }
             v.filter(|_| !self.rt.fault(Fault::NoSubsetCheck))
         };
+        if self.rt.config().agents.iter().all(|a| a.name != agent) {
+            let why = format!("agent `{agent}` is not registered");
+            self.tool_error(&call_id, ErrorCode::AgentNotAvailable, &why);
+            return Flow::Next;
+        }
         if let Some(why) = violation {
-            let e = ErrorPayload::new(ErrorCode::LeaseSubsetViolation, why);
-            self.event(EventKind::ToolResult, tool_result_error(&call_id, &e));
+            self.tool_error(&call_id, ErrorCode::LeaseSubsetViolation, &why);
             return Flow::Next;
         }
         let child = self.spawn_child(
@@ -481,7 +489,9 @@ impl Conformance {
         if let Some(c) = constraints {
             body["lease_constraints"] = serde_json::to_value(c).unwrap();
         }
-        self.event(EventKind::Delegate, body);
+        if !rt.fault(Fault::NoDelegateEvent) {
+            self.event(EventKind::Delegate, body);
+        }
         rt.start(&child_id, agent, input, cancel_rx, None);
         child_id
     }
@@ -527,12 +537,28 @@ impl Conformance {
                     data.len()
                 };
                 job.result_size += size as u64;
+                let rid = if self.rt.fault(Fault::ChunkResultIdPerChunk) {
+                    crate::ids::result_id()
+                } else {
+                    rid.clone()
+                };
+                let data = if self.rt.fault(Fault::CorruptChunkData) {
+                    format!("{data}~")
+                } else {
+                    data
+                };
+                let label = if self.rt.fault(Fault::WrongChunkEncoding) {
+                    "utf8".to_string()
+                } else {
+                    encoding.clone()
+                };
+                let more = !(last_batch && i + 1 == n) || self.rt.fault(Fault::MoreAlwaysTrue);
                 bodies.push(json!({
                     "result_id": rid,
                     "chunk_seq": job.next_chunk_seq,
                     "data": data,
-                    "encoding": encoding,
-                    "more": !(last_batch && i + 1 == n),
+                    "encoding": label,
+                    "more": more,
                 }));
                 job.next_chunk_seq += 1;
             }
@@ -555,16 +581,19 @@ impl Conformance {
             let Some(cred) = job.credentials.first_mut() else {
                 return;
             };
-            let old = std::mem::replace(&mut cred.id, crate::ids::credential_id());
+            // The id is stable within the job (§9.8.1); the value rotates and
+            // the prior value is revoked.
             cred.value = crate::ids::credential_value();
             let (id, value) = (cred.id.clone(), cred.value.clone());
-            st.revoked.push(old);
+            st.revoked.push(format!("{id} (prior value)"));
             (id, value)
         };
-        self.event(
-            EventKind::Status,
-            json!({"phase": "credential_rotated", "credential_id": id, "id": id, "value": value}),
-        );
+        if !self.rt.fault(Fault::SilentRotation) {
+            self.event(
+                EventKind::Status,
+                json!({"phase": "credential_rotated", "credential_id": id, "id": id, "value": value}),
+            );
+        }
     }
 
     fn finish(&self, step: &Value) {
@@ -579,7 +608,9 @@ impl Conformance {
         let mut payload = json!({"final_status": "success"});
         match rid {
             Some(rid) => {
-                payload["result_id"] = json!(rid);
+                if !self.rt.fault(Fault::TerminalWithoutResultId) {
+                    payload["result_id"] = json!(rid);
+                }
                 payload["result_size"] = json!(size);
                 payload["summary"] = step
                     .get("summary")

@@ -77,11 +77,15 @@ impl Runtime {
 
     pub(crate) fn submit(&self, sid: &str, env: &Envelope) -> Result<(), Refusal> {
         let p = &env.payload;
-        let Some(agent_ref) = p.get("agent").and_then(Value::as_str) else {
-            return refuse(
-                ErrorCode::InvalidRequest,
-                "job.submit needs a string `agent`",
-            );
+        let agent_ref = match p.get("agent").and_then(Value::as_str) {
+            Some(a) => a,
+            None if self.fault(Fault::AgentlessSubmit) => agent::ECHO,
+            None => {
+                return refuse(
+                    ErrorCode::InvalidRequest,
+                    "job.submit needs a string `agent`",
+                )
+            }
         };
         let Some((name, version)) = parse_agent(agent_ref) else {
             return refuse(
@@ -95,12 +99,23 @@ impl Runtime {
                 "a version suffix needs feature `agent_versions`",
             );
         }
-        let Some(spec) = self.config().agents.iter().find(|a| a.name == name) else {
+        let found = self
+            .config()
+            .agents
+            .iter()
+            .find(|a| a.name == name)
+            .or_else(|| {
+                self.fault(Fault::AcceptUnknownAgent)
+                    .then(|| self.config().agents.iter().find(|a| a.name == agent::ECHO))
+                    .flatten()
+            });
+        let Some(spec) = found else {
             return refuse(
                 ErrorCode::AgentNotAvailable,
                 format!("agent `{name}` is not registered"),
             );
         };
+        let name = spec.name.clone();
         let default = spec
             .default
             .clone()
@@ -132,6 +147,7 @@ impl Runtime {
         let budget = match lease::budget_of(&lease) {
             None => None,
             Some(Ok(b)) => Some(b),
+            Some(Err(_)) if self.fault(Fault::AcceptInvalidAmount) => None,
             Some(Err(e)) => return refuse(ErrorCode::InvalidRequest, e),
         };
         let constraints: Option<LeaseConstraints> = match p.get("lease_constraints") {
@@ -200,6 +216,11 @@ impl Runtime {
         let trace_id = env.trace_id.clone().unwrap_or_else(crate::ids::trace_id);
 
         let mut st = self.lock();
+        // The fault keys idempotency by parameters alone.
+        let key = match key {
+            Some(_) if self.fault(Fault::IdempotencyByParams) => Some(fingerprint.clone()),
+            k => k,
+        };
         if let Some(k) = &key {
             if let Some((fp, accepted)) = st.idempotency.get(&(principal.clone(), k.clone())) {
                 if *fp == fingerprint && !self.fault(Fault::NoIdempotency) {
@@ -238,7 +259,7 @@ impl Runtime {
             "agent": format!("{name}@{version}"),
             "lease": lease,
             "accepted_at": created_at,
-            "trace_id": trace_id,
+            "trace_id": if self.fault(Fault::NoTracePropagation) { crate::ids::trace_id() } else { trace_id.clone() },
         });
         if self.fault(Fault::NoAgentVersionSuffix) {
             accepted["agent"] = Value::from(name.clone());
@@ -248,9 +269,25 @@ impl Runtime {
         }
         if let Some(b) = &budget {
             accepted["budget"] = json!(b);
+        } else if self.fault(Fault::PhantomBudget) {
+            accepted["budget"] = json!({"credits": 0.0});
         }
-        if !credentials.is_empty() {
+        if !credentials.is_empty() && !self.fault(Fault::LateCredentials) {
             accepted["credentials"] = json!(credentials);
+            if self.fault(Fault::CredentialMissingFields) {
+                for c in accepted["credentials"].as_array_mut().unwrap() {
+                    let o = c.as_object_mut().unwrap();
+                    o.remove("id");
+                    o.remove("scheme");
+                    o.remove("endpoint");
+                }
+            }
+        }
+        if self.fault(Fault::BareAccepted) {
+            let o = accepted.as_object_mut().unwrap();
+            o.remove("lease");
+            o.remove("lease_constraints");
+            o.remove("budget");
         }
         if let Some(k) = key {
             st.idempotency
@@ -356,6 +393,16 @@ impl Runtime {
         }
     }
 
+    /// JOB_NOT_FOUND, or a wrong code under the fault.
+    fn not_found<T>(&self, job_id: &str) -> Result<T, Refusal> {
+        let code = if self.fault(Fault::WrongNotFoundCode) {
+            ErrorCode::InvalidRequest
+        } else {
+            ErrorCode::JobNotFound
+        };
+        refuse(code, format!("no job `{job_id}`"))
+    }
+
     fn job_id_of(env: &Envelope) -> Result<String, Refusal> {
         env.payload
             .get("job_id")
@@ -382,8 +429,15 @@ impl Runtime {
                 .get(&job_id)
                 .filter(|j| self.may_observe(&principal, j))
             else {
-                return refuse(ErrorCode::JobNotFound, format!("no job `{job_id}`"));
+                return self.not_found(&job_id);
             };
+            let resumed = st.sessions.get(sid).is_some_and(|s| s.resumed);
+            if resumed && self.fault(Fault::ResumedCannotCancel) {
+                return refuse(
+                    ErrorCode::PermissionDenied,
+                    "only the submitting session may cancel a job",
+                );
+            }
             if job.session_id != sid && !self.fault(Fault::SubscriberCanCancel) {
                 return refuse(
                     ErrorCode::PermissionDenied,
@@ -415,13 +469,17 @@ impl Runtime {
 
     pub(crate) fn subscribe(&self, sid: &str, env: &Envelope) -> Result<(), Refusal> {
         let Some(job_id) = env.payload.get("job_id").and_then(Value::as_str) else {
+            if self.fault(Fault::SubscribeWithoutJobIdIgnored) {
+                return Ok(());
+            }
             return refuse(ErrorCode::InvalidRequest, "job.subscribe needs job_id");
         };
         let history = env
             .payload
             .get("history")
             .and_then(Value::as_bool)
-            .unwrap_or(false);
+            .unwrap_or(false)
+            || self.fault(Fault::HistoryWhenFalse);
         let from = match env.payload.get("from_event_seq") {
             None | Some(Value::Null) => 0,
             Some(v) => v.as_u64().map_or_else(
@@ -437,9 +495,14 @@ impl Runtime {
         let principal = self.session_principal(sid);
         let mut st = self.lock();
         let Some(job) = st.jobs.get(job_id) else {
-            return refuse(ErrorCode::JobNotFound, format!("no job `{job_id}`"));
+            return self.not_found(job_id);
         };
         let same = job.principal == principal;
+        let from = if self.fault(Fault::IgnoreFromEventSeq) {
+            0
+        } else {
+            from
+        };
         if !same
             && !self.config().cross_principal_observe
             && !self.fault(Fault::CrossPrincipalSubscribe)
@@ -471,6 +534,7 @@ impl Runtime {
         if (same || self.fault(Fault::LeakCredentialsToSubscriber))
             && !job.terminal
             && !job.credentials.is_empty()
+            && !self.fault(Fault::RedactCredentialsForSubmitter)
         {
             payload["credentials"] = json!(job.credentials);
         }
@@ -506,7 +570,7 @@ impl Runtime {
         let job_id = Self::job_id_of(env)?;
         let mut st = self.lock();
         let Some(job) = st.jobs.get_mut(&job_id) else {
-            return refuse(ErrorCode::JobNotFound, format!("no job `{job_id}`"));
+            return self.not_found(&job_id);
         };
         if !self.fault(Fault::UnsubscribeIgnored) {
             job.subscribers.remove(sid);
@@ -593,8 +657,9 @@ impl Runtime {
             Some(_) => return refuse(ErrorCode::InvalidRequest, "cursor must be a string or null"),
         };
         let principal = self.session_principal(sid);
-        let st = self.lock();
-        let leak = self.fault(Fault::ListJobsLeaks);
+        let mut st = self.lock();
+        let leak_creds = self.fault(Fault::ListJobsLeaksCredentials);
+        let leak = self.fault(Fault::ListJobsLeaks) || leak_creds;
         let matching: Vec<&JobState> = st
             .job_order
             .iter()
@@ -622,13 +687,33 @@ impl Runtime {
                 v["status"] = status;
                 v["created_at"] = json!(j.created_at);
                 v["last_event_seq"] = json!(j.last_event_seq());
-                if j.principal == principal && !j.terminal && !j.credentials.is_empty() {
+                let mine =
+                    j.principal == principal && !self.fault(Fault::RedactCredentialsForSubmitter);
+                if (mine || leak_creds) && !j.terminal && !j.credentials.is_empty() {
                     v["credentials"] = json!(j.credentials);
                 }
                 v
             })
             .collect();
-        let next = (offset + limit < matching.len()).then(|| format!("c{}", offset + limit));
+        let total = matching.len();
+        let listed: Vec<String> = matching
+            .iter()
+            .skip(offset)
+            .take(limit)
+            .map(|j| j.id.clone())
+            .collect();
+        drop(matching);
+
+        if self.fault(Fault::ListJobsSubscribes) {
+            for id in &listed {
+                if let Some(j) = st.jobs.get_mut(id) {
+                    if !j.terminal && j.session_id != sid {
+                        j.subscribers.insert(sid.to_string());
+                    }
+                }
+            }
+        }
+        let next = (offset + limit < total).then(|| format!("c{}", offset + limit));
         Ok(json!({"request_id": env.id, "jobs": page, "next_cursor": next}))
     }
 }

@@ -4,7 +4,7 @@
 use super::state::{Outbound, SessionState};
 use super::{Fault, Runtime};
 use crate::transport::{Conn, Inbound};
-use crate::wire::{feature, Envelope, ErrorCode, ErrorPayload, Feature, MessageType};
+use crate::wire::{feature, Envelope, ErrorCode, Feature, MessageType};
 use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -115,10 +115,7 @@ impl Connection {
     }
 
     fn error(&self, code: ErrorCode, message: impl Into<String>, request_id: Option<&str>) {
-        let mut err = ErrorPayload::new(code, message).to_value();
-        if self.rt.fault(Fault::BadErrorShape) {
-            err.as_object_mut().unwrap().remove("retryable");
-        }
+        let mut err = self.rt.error_value(code, &message.into());
         if let Some(id) = request_id {
             err["request_id"] = Value::from(id);
         }
@@ -241,7 +238,9 @@ impl Connection {
                 }
             }
         }
-        if !(env.arcp == "1" || env.arcp.starts_with("1.")) {
+        if !(env.arcp == "1" || env.arcp.starts_with("1."))
+            && !self.rt.fault(Fault::AcceptAnyVersion)
+        {
             self.error(
                 ErrorCode::InvalidRequest,
                 format!("unsupported arcp version `{}`", env.arcp),
@@ -266,6 +265,26 @@ impl Connection {
                 Some(&env.id),
             );
             return Next::Continue;
+        }
+        if self.session.is_none()
+            && self.rt.fault(Fault::NoHelloRequired)
+            && !matches!(kind, MessageType::SessionHello | MessageType::SessionResume)
+        {
+            // The fault: act as if an anonymous hello had happened.
+            let hello = Envelope::new(
+                "session.hello",
+                json!({"auth": {"scheme": "bearer", "token": crate::runtime::TOKEN_ALICE},
+                       "capabilities": {"features": crate::wire::Feature::all_names()}}),
+            );
+            let (tx, _) = mpsc::unbounded_channel();
+            let real = std::mem::replace(&mut self.tx, tx);
+            let _ = self.hello(&hello);
+            self.tx = real;
+            if let Some(sid) = &self.session {
+                if let Some(s) = self.rt.lock().sessions.get_mut(sid) {
+                    s.out = Some((self.no, self.tx.clone()));
+                }
+            }
         }
         let Some(sid) = self.sid() else {
             return match kind {
@@ -378,10 +397,14 @@ impl Connection {
 
     fn welcome_payload(&self, token: &str, features: &[String]) -> Value {
         let cfg = self.rt.config();
+        let bare = self.rt.fault(Fault::BareWelcome);
         let agents: Vec<Value> = cfg
             .agents
             .iter()
             .map(|a| {
+                if bare {
+                    return json!({"name": a.name});
+                }
                 let mut v = json!({"name": a.name, "versions": a.versions});
                 if let Some(d) = &a.default {
                     v["default"] = Value::from(d.clone());
@@ -389,7 +412,7 @@ impl Connection {
                 v
             })
             .collect();
-        json!({
+        let mut w = json!({
             "runtime": {"name": cfg.name, "version": cfg.version},
             "resume_token": token,
             "resume_window_sec": cfg.resume_window.as_secs_f64(),
@@ -399,7 +422,11 @@ impl Connection {
                 "features": features,
                 "agents": agents,
             }
-        })
+        });
+        if bare {
+            w.as_object_mut().unwrap().remove("heartbeat_interval_sec");
+        }
+        w
     }
 
     fn hello(&mut self, env: &Envelope) -> Next {
@@ -412,7 +439,11 @@ impl Connection {
         let scheme = auth.and_then(|a| a.get("scheme")).and_then(Value::as_str);
         let token = auth.and_then(|a| a.get("token")).and_then(Value::as_str);
         let principal = match (scheme, token) {
-            (Some(s), _) if !s.eq_ignore_ascii_case("bearer") => None,
+            (Some(s), _)
+                if !s.eq_ignore_ascii_case("bearer") && !self.rt.fault(Fault::AcceptAnyScheme) =>
+            {
+                None
+            }
             (_, t) => self.rt.principal_for(t),
         };
         let Some(principal) = principal else {
@@ -462,6 +493,7 @@ impl Connection {
                 detached_at: None,
                 subscriptions: Default::default(),
                 fault_fired: false,
+                resumed: false,
             },
         );
         self.send(welcome);
@@ -548,6 +580,7 @@ impl Connection {
         }
         s.out = Some((self.no, self.tx.clone()));
         s.detached_at = None;
+        s.resumed = true;
         drop(st);
         self.session = Some(sid);
         Next::Continue

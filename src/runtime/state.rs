@@ -37,6 +37,8 @@ pub struct SessionState {
     pub detached_at: Option<DateTime<Utc>>,
     pub subscriptions: BTreeSet<String>,
     pub fault_fired: bool,
+    /// Reattached by resume (for the resumed-cannot-cancel fault).
+    pub resumed: bool,
 }
 
 impl SessionState {
@@ -235,10 +237,24 @@ impl Runtime {
             } else {
                 redact_event(&payload)
             };
+            let body = if self.fault(Fault::MangleEventBodies)
+                && matches!(
+                    body.get("kind").and_then(Value::as_str),
+                    Some("thought" | "status" | "metric" | "artifact_ref")
+                ) {
+                let mut b = body.clone();
+                b["body"] = serde_json::json!({});
+                b
+            } else {
+                body
+            };
             for _ in 0..times {
-                let env = Envelope::new(kind.as_str(), body.clone())
+                let mut env = Envelope::new(kind.as_str(), body.clone())
                     .job(job_id)
                     .trace(trace.clone());
+                if kind == MessageType::JobEvent && self.fault(Fault::EventEnvelopeMissingField) {
+                    env.job_id = None;
+                }
                 st.deliver(self, &sid, env);
             }
         }
@@ -258,6 +274,26 @@ impl Runtime {
         true
     }
 
+    /// An error payload as this runtime sends it (faults included), for
+    /// session.error, job.error and tool_result errors alike.
+    pub(crate) fn error_value(&self, code: crate::wire::ErrorCode, message: &str) -> Value {
+        use crate::wire::ErrorCode;
+        let mut err = crate::wire::ErrorPayload::new(code, message);
+        if self.fault(Fault::RetryableExpiry)
+            && matches!(code, ErrorCode::LeaseExpired | ErrorCode::BudgetExhausted)
+        {
+            err.retryable = true;
+        }
+        if self.fault(Fault::InternalErrorNotRetryable) && code == ErrorCode::InternalError {
+            err.retryable = false;
+        }
+        let mut payload = err.to_value();
+        if self.fault(Fault::BadErrorShape) {
+            payload.as_object_mut().unwrap().remove("retryable");
+        }
+        payload
+    }
+
     pub(crate) fn job_trace(&self, job: &JobState) -> Option<String> {
         if self.fault(Fault::NoTracePropagation) {
             Some(crate::ids::trace_id())
@@ -274,16 +310,7 @@ impl Runtime {
             ErrorCode::Timeout => "timed_out",
             _ => "error",
         };
-        let mut err = crate::wire::ErrorPayload::new(code, message);
-        if self.fault(Fault::RetryableExpiry)
-            && matches!(code, ErrorCode::LeaseExpired | ErrorCode::BudgetExhausted)
-        {
-            err.retryable = true;
-        }
-        let mut payload = err.to_value();
-        if self.fault(Fault::BadErrorShape) {
-            payload.as_object_mut().unwrap().remove("retryable");
-        }
+        let mut payload = self.error_value(code, message);
         payload["final_status"] = Value::from(final_status);
         self.emit(job_id, MessageType::JobError, payload);
     }

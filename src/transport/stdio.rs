@@ -63,11 +63,18 @@ where
 /// Stdin is read on a dedicated thread rather than tokio's blocking pool: a
 /// pool thread stuck in read(2) would make runtime shutdown wait forever.
 pub fn own_stdio(frame_cap: usize) -> Conn {
-    from_io(
+    own_stdio_flushed(frame_cap).0
+}
+
+/// [`own_stdio`], and the writer task: await it after the connection is
+/// done so the last frames reach stdout before the process exits.
+pub fn own_stdio_flushed(frame_cap: usize) -> (Conn, tokio::task::JoinHandle<()>) {
+    wire_with_writer(
         ThreadStdin::spawn(),
         tokio::io::stdout(),
         frame_cap,
-        "stdio",
+        "stdio".into(),
+        None,
     )
 }
 
@@ -82,9 +89,23 @@ where
     R: AsyncRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
 {
+    wire_with_writer(reader, writer, frame_cap, peer, process).0
+}
+
+fn wire_with_writer<R, W>(
+    reader: R,
+    writer: W,
+    frame_cap: usize,
+    peer: String,
+    process: Option<ProcessWatch>,
+) -> (Conn, tokio::task::JoinHandle<()>)
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
     let (out_tx, out_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (in_tx, in_rx) = mpsc::channel(CHANNEL_DEPTH);
-    tokio::spawn(write_lines(writer, out_rx));
+    let writer = tokio::spawn(write_lines(writer, out_rx));
     tokio::spawn(async move {
         let end = read_lines(reader, &in_tx, frame_cap).await;
         if in_tx.is_closed() {
@@ -98,7 +119,7 @@ where
         };
         let _ = in_tx.send(Inbound::Closed(reason)).await;
     });
-    Conn::new(out_tx, in_rx, peer)
+    (Conn::new(out_tx, in_rx, peer), writer)
 }
 
 /// "target exited with status 3; stderr: ..." once the target has closed stdout.
