@@ -10,7 +10,9 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use std::sync::Arc;
 
 fn main() {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    // Cases mostly wait on protocol time: run many at once.
+    args.test_threads.get_or_insert(16);
     let rt = Arc::new(tokio::runtime::Runtime::new().expect("tokio runtime"));
     let cases = arcp_conform::suite::runtime_suite().expect("the embedded suite loads");
     let mut trials = vec![];
