@@ -445,13 +445,37 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             move |r| {
                 let n = d.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 let rec = crate::report::CaseRecord::from_result(r);
-                if !quiet || rec.verdict().fails_run(strict) {
+                // One root cause is enough: cases blocked by the handshake are counted, not listed.
+                let blocked_by_handshake = rec.verdict() == crate::verdict::Verdict::Blocked
+                    && rec
+                        .reason
+                        .starts_with(&format!("blocked by {}", runner::HANDSHAKE_ID));
+                if (!quiet || rec.verdict().fails_run(strict)) && !blocked_by_handshake {
                     println!("{}", console::case_line(style, &rec, n, total));
                 }
             },
         )
         .await
     };
+    let mut results = results;
+    // A failed handshake: say what the target speaks instead, if it is the earlier vocabulary.
+    if let Some(first) = results
+        .iter_mut()
+        .find(|r| r.case.id == runner::HANDSHAKE_ID)
+    {
+        if first.outcome.verdict != crate::verdict::Verdict::Pass
+            && !target.is_embedded()
+            && !first.outcome.reason.contains("answers `session.open`")
+        {
+            let more = crate::probe::older_generation(&target).await;
+            if let Some(m) = more
+                .first()
+                .filter(|m| m.contains("answers `session.open`"))
+            {
+                first.outcome.reason = format!("{}; {m}", first.outcome.reason);
+            }
+        }
+    }
     let mut report = RunReport::new(
         target.profile.name.clone(),
         target.describe(),

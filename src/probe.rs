@@ -273,7 +273,7 @@ pub async fn probe(target: &Target) -> Findings {
 }
 
 /// An implementation of the pre-1.1 vocabulary answers `session.open`.
-async fn older_generation(target: &Target) -> Vec<String> {
+pub async fn older_generation(target: &Target) -> Vec<String> {
     let inst = target.instance();
     let Ok(mut c) = target.connect(&inst).await else {
         return vec![];
@@ -281,7 +281,8 @@ async fn older_generation(target: &Target) -> Vec<String> {
     let open = json!({
         "arcp": "1", "id": crate::ids::message_id(), "type": "session.open",
         "timestamp": crate::clock::timestamp(chrono::Utc::now()),
-        "payload": {"client": {"name": "arcp-conform-probe", "version": env!("CARGO_PKG_VERSION")},
+        // `kind` is what the earlier vocabulary requires; `name` is what v1.1 uses.
+        "payload": {"client": {"kind": "arcp-conform-probe", "name": "arcp-conform-probe", "version": env!("CARGO_PKG_VERSION")},
                     "auth": {"scheme": "bearer", "token": target.profile.tokens.alice}}
     });
     let _ = c.send(open.to_string()).await;

@@ -50,6 +50,10 @@ const TOKENS: &[(&str, &str)] = &[
     ("tok-bob", "bob"),
 ];
 
+/// Printed after the SDK's decode error, which names only the first problem
+/// serde met (often `timestamp`, though the message type is unknown too).
+const DECODE_HINT: &str = "(arcp 2.0.0 decodes only its own envelope: `timestamp` and a `msg_` id are required, and the type must be one of its own, e.g. session.open / tool.invoke, not session.hello / job.submit)";
+
 /// `wait` gives up after an hour of protocol time (CONFORMANCE.md).
 const WAIT_LIMIT_MS: f64 = 3_600_000.0;
 
@@ -379,11 +383,13 @@ async fn serve_stdio(rt: ARCPRuntime) -> i32 {
         Some(Err(e)) => {
             // The SDK ends the connection on any frame it cannot decode into
             // its own envelope type, without sending anything back.
-            eprintln!("arcp-rust-sdk-target: the SDK dropped the connection: {e}");
+            // That is the SDK closing the session, not a crash: exit 0, as
+            // when stdin closes.
+            eprintln!("arcp-rust-sdk-target: the SDK dropped the connection: {e} {DECODE_HINT}");
             // Its writer is detached from run_connection on this path; give
             // queued frames a moment to reach stdout.
             tokio::time::sleep(Duration::from_millis(100)).await;
-            1
+            0
         }
         _ => 0,
     }
@@ -410,7 +416,7 @@ async fn serve_ws(rt: ARCPRuntime, addr: &str) -> i32 {
                     match tokio_tungstenite::accept_async(sock).await {
                         Ok(ws) => {
                             if let Err(e) = rt.run_connection(WebSocketTransport::accept_stream(ws)).await {
-                                eprintln!("arcp-rust-sdk-target: {peer}: the SDK dropped the connection: {e}");
+                                eprintln!("arcp-rust-sdk-target: {peer}: the SDK dropped the connection: {e} {DECODE_HINT}");
                             }
                         }
                         Err(e) => eprintln!("arcp-rust-sdk-target: {peer}: websocket handshake failed: {e}"),
