@@ -97,6 +97,7 @@ faults! {
     AgentlessSubmit = "agentless-submit": "accepts job.submit without an agent (§7.1)",
     NoHelloRequired = "no-hello-required": "serves messages sent before session.hello (§6.2)",
     AcceptAnyVersion = "accept-any-version": "accepts any arcp envelope version (§5)",
+    CrossPrincipalLeak = "cross-principal-leak": "lets other principals subscribe and sends them the submitter's credentials (§14)",
 }
 
 impl fmt::Display for Fault {

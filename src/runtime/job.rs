@@ -415,6 +415,10 @@ impl Runtime {
             )
     }
 
+    fn leaks_credentials(&self) -> bool {
+        self.fault(Fault::LeakCredentialsToSubscriber) || self.fault(Fault::CrossPrincipalLeak)
+    }
+
     fn may_observe(&self, principal: &str, job: &JobState) -> bool {
         job.principal == principal || self.config().cross_principal_observe
     }
@@ -506,6 +510,7 @@ impl Runtime {
         if !same
             && !self.config().cross_principal_observe
             && !self.fault(Fault::CrossPrincipalSubscribe)
+            && !self.fault(Fault::CrossPrincipalLeak)
         {
             return refuse(
                 ErrorCode::PermissionDenied,
@@ -517,7 +522,7 @@ impl Runtime {
                 .iter()
                 .skip(from as usize)
                 .map(|h| {
-                    let p = if same || self.fault(Fault::LeakCredentialsToSubscriber) {
+                    let p = if same || self.leaks_credentials() {
                         h.payload.clone()
                     } else {
                         redact_event(&h.payload)
@@ -531,7 +536,7 @@ impl Runtime {
         let mut payload = self.authority_descriptor(job);
         payload["subscribed_from"] = json!(job.last_event_seq());
         payload["replayed"] = json!(!replay.is_empty());
-        if (same || self.fault(Fault::LeakCredentialsToSubscriber))
+        if (same || self.leaks_credentials())
             && !job.terminal
             && !job.credentials.is_empty()
             && !self.fault(Fault::RedactCredentialsForSubmitter)

@@ -232,7 +232,10 @@ impl Runtime {
                 continue;
             }
             let same_principal = session.principal == principal;
-            let body = if same_principal || self.fault(Fault::LeakCredentialsToSubscriber) {
+            let body = if same_principal
+                || (self.fault(Fault::LeakCredentialsToSubscriber)
+                    || self.fault(Fault::CrossPrincipalLeak))
+            {
                 payload.clone()
             } else {
                 redact_event(&payload)
