@@ -31,7 +31,7 @@ fn main() {
         (
             "serve --stdio",
             rt.block_on(Target::external(
-                &format!("{bin} serve --stdio --time-scale 10 --heartbeat 5 --resume-window 20"),
+                &format!("{bin} serve --stdio --time-scale 10 --heartbeat 5 --resume-window 20 --replay-buffer 2000"),
                 Profile {
                     time_scale: 10.0,
                     ..Profile::default()

@@ -188,6 +188,9 @@ pub struct ServeArgs {
     /// Resume window, in protocol seconds.
     #[arg(long, default_value_t = 600.0, value_name = "SECS")]
     resume_window: f64,
+    /// Events kept per session for resume, whatever their age.
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    replay_buffer: usize,
     /// Let other principals observe jobs (deployment policy, §7.6).
     #[arg(long)]
     cross_principal: bool,
@@ -578,6 +581,7 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
         heartbeat_interval: Duration::from_secs_f64(args.heartbeat),
         resume_window: Duration::from_secs_f64(args.resume_window),
         cross_principal_observe: args.cross_principal,
+        replay_buffer_cap: args.replay_buffer.max(1),
         faults: parse_faults(&args.fault)?,
         ..RuntimeConfig::default()
     };

@@ -10,7 +10,8 @@ use arcp_conform::verdict::Verdict;
 use std::sync::Arc;
 
 const BIN: &str = env!("CARGO_BIN_EXE_arcp-conform");
-const SERVE_FLAGS: &str = "--time-scale 10 --heartbeat 5 --resume-window 20";
+/// The embedded suite runtime's settings (target::suite_runtime_config).
+const SERVE_FLAGS: &str = "--time-scale 10 --heartbeat 5 --resume-window 20 --replay-buffer 2000";
 
 fn profile() -> Profile {
     Profile {
@@ -49,7 +50,11 @@ async fn suite_against(spec: &str) -> Vec<(String, Verdict, String)> {
 fn assert_all_pass(results: &[(String, Verdict, String)], allow_na: bool) {
     let bad: Vec<String> = results
         .iter()
-        .filter(|(_, v, _)| !(*v == Verdict::Pass || (allow_na && *v == Verdict::NotApplicable)))
+        // INFO is a MAY not taken (e.g. WebSocket closes on an oversized frame).
+        .filter(|(_, v, _)| {
+            !(matches!(v, Verdict::Pass | Verdict::Info)
+                || (allow_na && *v == Verdict::NotApplicable))
+        })
         .map(|(id, v, why)| format!("{id}: {v} {why}"))
         .collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));

@@ -666,8 +666,10 @@ impl Runtime {
         let leak_creds = self.fault(Fault::ListJobsLeaksCredentials);
         let leak = self.fault(Fault::ListJobsLeaks) || leak_creds;
         let matching: Vec<&JobState> = st
+            // Newest first: what an inventory is usually opened for.
             .job_order
             .iter()
+            .rev()
             .filter_map(|id| st.jobs.get(id))
             .filter(|j| leak || self.may_observe(&principal, j))
             .filter(|j| statuses.as_ref().is_none_or(|s| s.contains(&j.status)))
