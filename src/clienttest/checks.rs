@@ -128,3 +128,51 @@ pub fn redact(text: &str, secrets: &Secrets) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ids(m: &mut ClientMonitor, v: Value) -> Vec<&'static str> {
+        m.inbound("a", &v.to_string(), &v)
+            .iter()
+            .map(|x| x.invariant.id)
+            .collect()
+    }
+
+    #[test]
+    fn flags_schema_unnegotiated_features_and_echoed_credentials() {
+        let mut m = ClientMonitor::new(true);
+        let env = |t: &str, p: Value| json!({"arcp": "1.1", "id": "m1", "type": t, "session_id": "s", "payload": p});
+        // before the welcome nothing is negotiated yet: only the schema applies
+        assert!(ids(&mut m, env("session.ack", json!({"last_processed_seq": 1}))).is_empty());
+        m.opened("a", &["heartbeat".into()]);
+        assert_eq!(
+            ids(&mut m, env("session.ack", json!({"last_processed_seq": 1}))),
+            ["frame.features"]
+        );
+        assert_eq!(
+            ids(&mut m, env("job.subscribe", json!({"job_id": "j"}))),
+            ["frame.features"]
+        );
+        assert!(ids(&mut m, env("session.ping", json!({"nonce": "n"}))).is_empty());
+        // job.cancel must name its job
+        assert_eq!(ids(&mut m, env("job.cancel", json!({}))), ["frame.schema"]);
+        // credential values handed out are never sent back
+        m.outbound(
+            &json!({"type": "job.accepted", "payload": {"credentials": [{"value": "sk-1"}]}}),
+        );
+        m.outbound(&json!({"type": "job.event", "payload": {"kind": "status", "body": {"phase": "credential_rotated", "value": "sk-2"}}}));
+        assert_eq!(
+            ids(&mut m, env("session.ping", json!({"nonce": "sk-2"}))),
+            ["client.credentials"]
+        );
+        assert_eq!(m.leaks("log: sk-1", "stderr").len(), 1);
+        assert!(m.leaks("nothing here", "stderr").is_empty());
+        assert_eq!(
+            redact("a sk-1 b sk-2", &m.secrets),
+            "a [REDACTED] b [REDACTED]"
+        );
+    }
+}

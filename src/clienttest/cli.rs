@@ -59,6 +59,9 @@ pub struct ClientArgs {
     /// Write every result, with wire logs, as JSON here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Skip JSON Schema validation of the client's frames.
     #[arg(long)]
     no_schema: bool,
@@ -182,6 +185,10 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
         report
             .write_json(p)
             .map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(p, crate::report::html::run_page(&report))
+            .map_err(|e| UsageError(format!("--html {}: {e}", p.display())))?;
     }
     if let Some(p) = &args.junit {
         std::fs::write(p, crate::report::junit::render(&report, strict))
