@@ -46,6 +46,13 @@ enum Command {
     },
     /// Serve the reference runtime over stdio or WebSocket.
     Serve(ServeArgs),
+    /// Run the client suite: the harness plays the runtime for a client's driver (docs/client-driver.md).
+    Client(Box<crate::clienttest::cli::ClientArgs>),
+    /// The reference client as a driver (docs/client-driver.md).
+    #[command(hide = true)]
+    Driver(crate::clienttest::cli::DriverArgs),
+    /// Carry NDJSON on stdin/stdout to a WebSocket runtime (how a stdio client reaches `client`).
+    Relay { url: String },
     /// Talk to an unknown implementation: what it speaks, and a starting profile.
     Probe {
         /// A shell command (stdio) or a ws:// URL.
@@ -239,6 +246,9 @@ pub fn main() -> i32 {
             Some(Command::List(sel)) => list(&sel),
             Some(Command::Explain { id, select }) => explain(&id, &select),
             Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Client(args)) => crate::clienttest::cli::run(*args).await,
+            Some(Command::Driver(args)) => crate::clienttest::cli::driver(args).await,
+            Some(Command::Relay { url }) => crate::clienttest::cli::relay(&url).await,
             Some(Command::Conformance { file, check }) => conformance(&file, check),
             Some(Command::Diff { old, new }) => diff(&old, &new),
             Some(Command::Probe {

@@ -1,5 +1,7 @@
 //! The reference client: handshake, submit, subscribe, ack, resume, cancel,
-//! list_jobs, close, with automatic pongs and gap detection (§6–§8).
+//! list_jobs, close, with automatic pongs, idle heartbeats and gap detection
+//! (§6–§8). [`ClientFault`]s break one rule each on purpose, so the client
+//! suite (`arcp-conform client`) can prove each of its cases able to fail.
 
 use crate::transport::{Conn, Inbound, TransportError};
 use crate::wire::{Envelope, ErrorPayload, Feature, MessageType};
@@ -15,6 +17,9 @@ pub enum ClientError {
     Remote(ErrorPayload),
     #[error("protocol violation: {0}")]
     Protocol(String),
+    /// §8.3: an unexpected `event_seq` gap; the session should be resumed.
+    #[error("event_seq gap: expected {expected}, got {got}")]
+    Gap { expected: u64, got: u64 },
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +31,8 @@ pub struct ClientOptions {
     /// Deadline for each awaited reply.
     pub timeout: Duration,
     pub auto_pong: bool,
+    /// Faults switched on (none by default).
+    pub faults: ClientFaults,
 }
 
 impl Default for ClientOptions {
@@ -37,6 +44,7 @@ impl Default for ClientOptions {
             client_version: env!("CARGO_PKG_VERSION").into(),
             timeout: Duration::from_secs(10),
             auto_pong: true,
+            faults: ClientFaults::default(),
         }
     }
 }
@@ -153,36 +161,106 @@ impl Client {
         loop {
             match self.conn.recv(self.opts.timeout).await? {
                 Inbound::Frame(text) => {
-                    let env = Envelope::decode(&text)
-                        .map_err(|e| ClientError::Protocol(format!("undecodable frame: {e}")))?;
-                    if env.message_type() == Some(MessageType::SessionPing) {
-                        if self.opts.auto_pong {
-                            let pong = Envelope::new(
-                                MessageType::SessionPong.as_str(),
-                                json!({"ping_nonce": env.payload.get("nonce"), "received_at": crate::clock::timestamp(chrono::Utc::now())}),
-                            )
-                            .session(&self.session_id);
-                            self.conn.send(pong.encode()).await?;
-                        }
-                        continue;
+                    if let Some(env) = self.frame(&text).await? {
+                        return Ok(env);
                     }
-                    if env.message_type() == Some(MessageType::SessionPong) {
-                        continue;
-                    }
-                    if let Some(seq) = env.event_seq {
-                        // §8.3: an unexpected gap means the session is broken.
-                        if seq != self.last_seq + 1 {
-                            return Err(ClientError::Protocol(format!(
-                                "event_seq gap: expected {}, got {seq}",
-                                self.last_seq + 1
-                            )));
-                        }
-                        self.last_seq = seq;
-                    }
-                    return Ok(env);
                 }
                 Inbound::Fault(f) => return Err(ClientError::Protocol(f.to_string())),
                 Inbound::Closed(reason) => return Err(TransportError::Closed(reason).into()),
+            }
+        }
+    }
+
+    /// Decode one frame: heartbeats are handled here (`None`), sequence
+    /// numbers checked, anything else returned.
+    async fn frame(&mut self, text: &str) -> Result<Option<Envelope>, ClientError> {
+        if self.opts.faults.on(ClientFault::StrictEnvelope) {
+            if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<Value>(text) {
+                const KNOWN: &[&str] = &[
+                    "arcp",
+                    "id",
+                    "type",
+                    "session_id",
+                    "trace_id",
+                    "job_id",
+                    "event_seq",
+                    "payload",
+                ];
+                if let Some(k) = m.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+                    return Err(ClientError::Protocol(format!(
+                        "unknown envelope field `{k}`"
+                    )));
+                }
+            }
+        }
+        let env = Envelope::decode(text)
+            .map_err(|e| ClientError::Protocol(format!("undecodable frame: {e}")))?;
+        if env.message_type() == Some(MessageType::SessionPing) {
+            if self.opts.auto_pong && !self.opts.faults.on(ClientFault::NoPong) {
+                let pong = Envelope::new(
+                    MessageType::SessionPong.as_str(),
+                    json!({"ping_nonce": env.payload.get("nonce"), "received_at": crate::clock::timestamp(chrono::Utc::now())}),
+                )
+                .session(&self.session_id);
+                self.conn.send(pong.encode()).await?;
+            }
+            return Ok(None);
+        }
+        if env.message_type() == Some(MessageType::SessionPong) {
+            return Ok(None);
+        }
+        if let Some(seq) = env.event_seq {
+            // §8.3: an unexpected gap means the session is broken.
+            if seq != self.last_seq + 1 && !self.opts.faults.on(ClientFault::IgnoreGaps) {
+                return Err(ClientError::Gap {
+                    expected: self.last_seq + 1,
+                    got: seq,
+                });
+            }
+            self.last_seq = seq;
+        }
+        Ok(Some(env))
+    }
+
+    /// Stay idle for `total`: answer pings, keep what arrives for `next()`,
+    /// and — when `heartbeat` is negotiated — send a `session.ping` every
+    /// half interval so a message flows each interval (§6.4). Returns early
+    /// when the transport closes.
+    pub async fn idle(&mut self, total: Duration) -> Result<(), ClientError> {
+        let end = tokio::time::Instant::now() + total;
+        let every = self
+            .has(Feature::Heartbeat)
+            .then(|| self.heartbeat_interval())
+            .flatten()
+            .filter(|_| !self.opts.faults.on(ClientFault::NoIdlePing))
+            .map(|i| (i / 2).max(Duration::from_millis(50)));
+        let mut next_ping = every.map(|e| tokio::time::Instant::now() + e);
+        loop {
+            let now = tokio::time::Instant::now();
+            if now >= end {
+                return Ok(());
+            }
+            if let Some(at) = next_ping.filter(|at| *at <= now) {
+                let env = Envelope::new(
+                    MessageType::SessionPing.as_str(),
+                    json!({"nonce": crate::ids::nonce(), "sent_at": crate::clock::timestamp(chrono::Utc::now())}),
+                )
+                .session(&self.session_id);
+                self.conn.send(env.encode()).await?;
+                next_ping = every.map(|e| at.max(now) + e);
+                continue;
+            }
+            let until = next_ping.map_or(end, |p| p.min(end));
+            match self.conn.recv(until - now).await {
+                Err(TransportError::Timeout(_)) => {}
+                Err(e) => return Err(e.into()),
+                Ok(Inbound::Frame(text)) => {
+                    if let Some(env) = self.frame(&text).await? {
+                        self.inbox.push_back(env);
+                    }
+                }
+                Ok(Inbound::Fault(f)) => return Err(ClientError::Protocol(f.to_string())),
+                Ok(Inbound::Closed(reason)) => return Err(TransportError::Closed(reason).into()),
             }
         }
     }
@@ -368,4 +446,68 @@ pub fn assemble_result(events: &[Envelope], result_id: &str) -> Result<Vec<u8>, 
         }
     }
     Ok(chunks.into_iter().flat_map(|c| c.1).collect())
+}
+
+macro_rules! client_faults {
+    ($($variant:ident = $name:literal : $what:literal),* $(,)?) => {
+        /// A switchable fault of the reference client and its driver
+        /// (`arcp-conform driver --fault NAME`): each breaks one rule.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ClientFault { $($variant),* }
+        impl ClientFault {
+            pub const ALL: &'static [ClientFault] = &[$(ClientFault::$variant),*];
+            pub fn name(self) -> &'static str { match self { $(ClientFault::$variant => $name),* } }
+            /// The rule this fault breaks.
+            pub fn describe(self) -> &'static str { match self { $(ClientFault::$variant => $what),* } }
+            pub fn parse(s: &str) -> Option<ClientFault> {
+                match s { $($name => Some(ClientFault::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+client_faults! {
+    WrongToken = "wrong-token": "presents a bearer token other than the one it was given (§6.1)",
+    AckUnnegotiated = "ack-unnegotiated": "sends session.ack although `ack` was not negotiated (§6.2)",
+    SubscribeUnnegotiated = "subscribe-unnegotiated": "sends job.subscribe although `subscribe` was not negotiated (§6.2)",
+    NoPong = "no-pong": "does not answer session.ping (§6.4)",
+    NoIdlePing = "no-idle-ping": "sends nothing while idle with heartbeat negotiated (§6.4)",
+    StrictEnvelope = "strict-envelope": "rejects frames with unknown top-level envelope fields (§5)",
+    RejectUnknownKind = "reject-unknown-kind": "gives up on an event of an unknown kind (§8.2)",
+    NoResume = "no-resume": "gives up after a transport drop instead of resuming (§6.3)",
+    ResumeOldToken = "resume-old-token": "resumes with the first resume token, not the latest (§6.3)",
+    ResumeWrongSeq = "resume-wrong-seq": "resumes with a last_event_seq below the last event received (§6.3)",
+    IgnoreGaps = "ignore-gaps": "accepts an event_seq gap instead of resuming (§8.3)",
+    ChunksArrivalOrder = "chunks-arrival-order": "assembles result chunks in arrival order, not chunk_seq order (§8.4)",
+    NoBase64Decode = "no-base64-decode": "concatenates base64 chunk data without decoding it (§8.4)",
+    CancelWrongJob = "cancel-wrong-job": "names a job it did not submit in job.cancel (§7.4)",
+    LogCredentials = "log-credentials": "writes provisioned credential values to its log (§14)",
+    ErrorMessageNotCode = "error-message-not-code": "surfaces an error's message instead of its code (§12)",
+}
+
+impl std::fmt::Display for ClientFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The faults switched on in one client.
+#[derive(Debug, Clone, Default)]
+pub struct ClientFaults(std::collections::BTreeSet<ClientFault>);
+
+impl ClientFaults {
+    pub fn with(mut self, f: ClientFault) -> Self {
+        self.0.insert(f);
+        self
+    }
+
+    pub fn on(&self, f: ClientFault) -> bool {
+        self.0.contains(&f)
+    }
+}
+
+impl FromIterator<ClientFault> for ClientFaults {
+    fn from_iter<I: IntoIterator<Item = ClientFault>>(iter: I) -> Self {
+        ClientFaults(iter.into_iter().collect())
+    }
 }

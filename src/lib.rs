@@ -3,12 +3,14 @@
 //! Data path: case file -> [`case`] (parsed scenario) -> [`engine`] step ->
 //! [`transport`] frame -> [`matcher`] -> [`verdict`] -> [`report`].
 //! The peers it tests against live here too: the reference [`runtime`] and
-//! the reference [`client`].
+//! the reference [`client`]. [`clienttest`] turns the harness around: it
+//! plays the runtime and judges a client (`role: client` cases).
 
 pub mod case;
 pub mod checks;
 pub mod cli;
 pub mod client;
+pub mod clienttest;
 pub mod clock;
 pub mod conformance;
 pub mod engine;

@@ -20,6 +20,7 @@
 //!   `requires.reconnect` include what the steps use;
 //! * each [`Step`] knows its 1-based line in [`Case::source`].
 
+mod client_check;
 mod de;
 mod duration;
 mod load;

@@ -25,6 +25,10 @@ pub const DEFAULT_EXPECT_WITHIN: Duration = Duration::from_secs(5);
 pub const DEFAULT_WAIT_JOB_WITHIN: Duration = Duration::from_secs(10);
 /// Default `for:` for `expect_none`.
 pub const DEFAULT_EXPECT_NONE_FOR: Duration = Duration::from_secs(1);
+/// Default `within:` for `welcome` (the client under test may still be starting).
+pub const DEFAULT_WELCOME_WITHIN: Duration = Duration::from_secs(10);
+/// The driver scenarios a `role: client` case can name (docs/client-driver.md).
+pub const SCENARIOS: &[&str] = &["submit", "resume", "cancel", "idle", "subscribe"];
 /// Default capture name for the job id of a `submit`.
 pub const DEFAULT_JOB_CAPTURE: &str = "job";
 /// Default agent of a `submit`.
@@ -58,6 +62,9 @@ pub struct Case {
     /// Faults of the reference peer this case must catch (it must not pass
     /// with any of them switched on): the proof that the case can fail.
     pub catches: Vec<String>,
+    /// `role: client` only: the driver scenario the client under test plays
+    /// (one of [`SCENARIOS`]); `None` for runtime cases.
+    pub scenario: Option<String>,
     /// The steps, in order; never empty.
     pub steps: Vec<Step>,
     /// File the case was read from (as given to the loader).
@@ -121,8 +128,8 @@ pub enum Role {
     /// The target is a runtime; the harness is the client (default).
     #[default]
     Runtime,
-    /// The target is a client; the harness is the runtime (future work:
-    /// parsed, not yet executed).
+    /// The target is a client; the harness is the runtime
+    /// ([`crate::clienttest`]).
     Client,
 }
 
@@ -275,6 +282,15 @@ pub enum StepKind {
     Assert(Assert),
     /// `repeat`: run nested steps `times` times with `${i}` = 0, 1, ...
     Repeat(Repeat),
+    /// `welcome` (client role): await the client's `session.hello` (or
+    /// `session.resume`) and answer it.
+    Welcome(Welcome),
+    /// `accept` (client role): await a `job.submit` and answer `job.accepted`.
+    Accept(Accept),
+    /// `emit` (client role): send a job event or terminal message, numbered.
+    Emit(Emit),
+    /// `expect_output` (client role): a line the client's driver prints.
+    ExpectOutput(ExpectOutput),
 }
 
 impl StepKind {
@@ -296,6 +312,25 @@ impl StepKind {
         "set",
         "assert",
         "repeat",
+        "welcome",
+        "accept",
+        "emit",
+        "expect_output",
+    ];
+
+    /// Step keys only `role: client` cases use.
+    pub const CLIENT_ONLY: &'static [&'static str] =
+        &["welcome", "accept", "emit", "expect_output"];
+
+    /// Step keys only `role: runtime` cases use.
+    pub const RUNTIME_ONLY: &'static [&'static str] = &[
+        "open",
+        "connect",
+        "hello",
+        "submit",
+        "expect_error",
+        "resume",
+        "wait_job",
     ];
 
     /// The YAML key of this step.
@@ -317,6 +352,10 @@ impl StepKind {
             StepKind::Set(_) => "set",
             StepKind::Assert(_) => "assert",
             StepKind::Repeat(_) => "repeat",
+            StepKind::Welcome(_) => "welcome",
+            StepKind::Accept(_) => "accept",
+            StepKind::Emit(_) => "emit",
+            StepKind::ExpectOutput(_) => "expect_output",
         }
     }
 
@@ -333,9 +372,14 @@ impl StepKind {
             StepKind::ExpectClose(s) => Some(&s.session),
             StepKind::Resume(s) => Some(&s.session),
             StepKind::WaitJob(s) => Some(&s.session),
-            StepKind::Sleep(_) | StepKind::Set(_) | StepKind::Assert(_) | StepKind::Repeat(_) => {
-                None
-            }
+            StepKind::Welcome(s) => Some(&s.session),
+            StepKind::Accept(s) => Some(&s.session),
+            StepKind::Emit(s) => Some(&s.session),
+            StepKind::Sleep(_)
+            | StepKind::Set(_)
+            | StepKind::Assert(_)
+            | StepKind::Repeat(_)
+            | StepKind::ExpectOutput(_) => None,
         }
     }
 }
@@ -621,4 +665,98 @@ impl AssertOp {
 pub struct Repeat {
     pub times: u32,
     pub steps: Vec<Step>,
+}
+
+// ------------------------------------------------------------ client role
+
+/// `welcome` (client role): wait for the client's first frame on a
+/// connection — `session.hello`, or `session.resume` with `resume: true` —
+/// check it against `pattern`, and answer `session.welcome` (or a
+/// `session.error` with `code`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Welcome {
+    pub session: String,
+    /// Expect `session.resume` on a new connection instead of `session.hello`.
+    pub resume: bool,
+    /// A pattern the client's hello / resume must match (templates rendered
+    /// before the resume token rotates).
+    pub pattern: Option<Value>,
+    /// Features the harness advertises (default all).
+    pub features: FeatureSet,
+    /// Object merged over the welcome payload (e.g. `heartbeat_interval_sec`).
+    pub payload: Option<Map<String, Value>>,
+    /// Answer `session.error` with this §12 code instead of welcoming.
+    pub code: Option<String>,
+    /// How long to wait for the connection and its first frame (default 10s).
+    pub within: Duration,
+    /// Name -> JSON pointer into the client's hello / resume.
+    pub capture: BTreeMap<String, String>,
+    /// Answer the client's `session.ping`s automatically (default true).
+    pub auto_pong: bool,
+}
+
+/// `accept` (client role): wait for `job.submit`, answer `job.accepted` with
+/// a fresh job id (captured as `capture_as`) or `session.error` with `code`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accept {
+    pub session: String,
+    /// A pattern the `job.submit` must match.
+    pub pattern: Option<Value>,
+    pub within: Duration,
+    /// Name the job id is bound to (default `job`).
+    pub capture_as: String,
+    /// Object merged over the `job.accepted` payload (e.g. `credentials`).
+    pub payload: Option<Map<String, Value>>,
+    /// Refuse with `session.error` carrying this §12 code.
+    pub code: Option<String>,
+    /// Name -> JSON pointer into the `job.submit`.
+    pub capture: BTreeMap<String, String>,
+}
+
+/// `emit` (client role): one job message, with the session's next
+/// `event_seq` unless `seq` says otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Emit {
+    pub session: String,
+    /// Template string, default `${job}`.
+    pub job: String,
+    pub what: EmitWhat,
+    /// Object merged over the payload built (templates allowed).
+    pub payload: Option<Map<String, Value>>,
+    /// Explicit `event_seq` (JSON/template); later emits continue from it.
+    pub seq: Option<Value>,
+    /// Merged over the envelope last; `null` removes a field.
+    pub envelope: Map<String, Value>,
+}
+
+/// What an `emit` sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EmitWhat {
+    /// `job.event` with this `kind` and `body`.
+    Event { kind: String, body: Value },
+    /// `job.result`, `final_status: success`, with this inline `result`.
+    Result(Value),
+    /// `job.error` with this §12 code (final_status derived from the code).
+    Error(String),
+    /// A message of this type with `payload` as given.
+    Message(String),
+}
+
+/// `expect_output` (client role): a line on the driver's stdout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectOutput {
+    pub pattern: OutputPattern,
+    /// Default 5s.
+    pub within: Duration,
+}
+
+/// What an `expect_output` waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputPattern {
+    /// Any line matching this string pattern (`$regex ...`, a literal, ...).
+    Line(Value),
+    /// `RESULT <json>` whose JSON matches this pattern; another RESULT fails.
+    Result(Value),
+    /// `ERROR <code>` with this code; another ERROR line fails.
+    Error(String),
 }

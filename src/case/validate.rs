@@ -46,12 +46,24 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, x: T) {
     }
 }
 
-/// Validate `case` and complete `case.requires`. Cases with
-/// `role: client` are only checked for syntax (their step semantics are
-/// future work).
+/// Validate `case` and complete `case.requires`. Cases with `role: client`
+/// are checked by [`super::client_check`].
 pub(crate) fn check(case: &mut Case) -> Result<(), Problem> {
     if case.role == Role::Client {
-        return Ok(());
+        return super::client_check::check(case);
+    }
+    if let Some(s) = case
+        .all_steps()
+        .into_iter()
+        .find(|s| StepKind::CLIENT_ONLY.contains(&s.kind.name()))
+    {
+        return Err((
+            s.line,
+            format!(
+                "`{}` is a step of `role: client` cases (the harness plays the runtime); add `role: client` and a `scenario`",
+                s.kind.name()
+            ),
+        ));
     }
     let mut c = Checker::default();
     c.steps(&case.steps)?;
@@ -69,7 +81,7 @@ pub(crate) fn check(case: &mut Case) -> Result<(), Problem> {
 
 /// Every template name a step's values refer to (not `set`, handled
 /// in order).
-fn step_names(kind: &StepKind) -> Vec<String> {
+pub(crate) fn step_names(kind: &StepKind) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut value = |v: &serde_json::Value| out.extend(template::names(v));
     match kind {
@@ -120,6 +132,41 @@ fn step_names(kind: &StepKind) -> Vec<String> {
             value(&a.left);
             value(&a.right);
         }
+        StepKind::Welcome(w) => {
+            if let Some(p) = &w.pattern {
+                value(p);
+            }
+            if let Some(p) = &w.payload {
+                value(&serde_json::Value::Object(p.clone()));
+            }
+        }
+        StepKind::Accept(a) => {
+            if let Some(p) = &a.pattern {
+                value(p);
+            }
+            if let Some(p) = &a.payload {
+                value(&serde_json::Value::Object(p.clone()));
+            }
+        }
+        StepKind::Emit(e) => {
+            value(&e.job.as_str().into());
+            match &e.what {
+                EmitWhat::Event { body, .. } => value(body),
+                EmitWhat::Result(r) => value(r),
+                EmitWhat::Error(_) | EmitWhat::Message(_) => {}
+            }
+            if let Some(p) = &e.payload {
+                value(&serde_json::Value::Object(p.clone()));
+            }
+            if let Some(s) = &e.seq {
+                value(s);
+            }
+            value(&serde_json::Value::Object(e.envelope.clone()));
+        }
+        StepKind::ExpectOutput(o) => match &o.pattern {
+            OutputPattern::Line(p) | OutputPattern::Result(p) => value(p),
+            OutputPattern::Error(_) => {}
+        },
         StepKind::Connect(_)
         | StepKind::Drop(_)
         | StepKind::ExpectError(_)
@@ -284,6 +331,12 @@ impl Checker {
                 self.repeat_depth -= 1;
             }
             StepKind::Sleep(_) | StepKind::Assert(_) => {}
+            StepKind::Welcome(_)
+            | StepKind::Accept(_)
+            | StepKind::Emit(_)
+            | StepKind::ExpectOutput(_) => {
+                unreachable!("client-role steps are refused in runtime cases before this")
+            }
         }
         Ok(())
     }

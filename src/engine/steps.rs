@@ -84,6 +84,13 @@ impl Run<'_> {
                 }
                 Ok(())
             }
+            k @ (StepKind::Welcome(_)
+            | StepKind::Accept(_)
+            | StepKind::Emit(_)
+            | StepKind::ExpectOutput(_)) => Err(Stop::harness(format!(
+                "`{}` belongs to `role: client` cases; run them with `arcp-conform client`",
+                k.name()
+            ))),
         }
     }
 

@@ -1,0 +1,225 @@
+//! The `client`, `driver` and `relay` commands (wired into [`crate::cli`]).
+
+use super::{ClientTarget, ClientTransport};
+use crate::case::{Case, Role};
+use crate::cli::UsageError;
+use crate::client::{ClientFault, ClientFaults};
+use crate::engine::runner::{CaseResult, RunOptions};
+use crate::engine::EngineOptions;
+use crate::report::{console, CaseRecord, RunReport};
+use clap::{Args, ValueEnum};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// `arcp-conform client`: run the client suite against a client's driver.
+#[derive(Args, Debug, Clone)]
+pub struct ClientArgs {
+    /// Shell command starting the client's driver (docs/client-driver.md); started once per case.
+    #[arg(long, short = 't', value_name = "CMD")]
+    target: String,
+    /// How the driver reaches the harness: ws (ARCP_CONFORM_URL) or stdio (ARCP_CONFORM_RUNTIME_CMD).
+    #[arg(long, value_enum, default_value_t = ClientTransport::Ws)]
+    transport: ClientTransport,
+    /// Name of the client in reports (default: the command).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Read client cases from this directory instead of the embedded suite.
+    #[arg(long, value_name = "DIR")]
+    cases: Option<PathBuf>,
+    /// Run only this case file (repeatable).
+    #[arg(long = "case", value_name = "FILE")]
+    case_files: Vec<PathBuf>,
+    /// Only cases whose id matches this glob (repeatable), e.g. 'client.resume.*'.
+    #[arg(long, short = 's', value_name = "GLOB")]
+    select: Vec<String>,
+    /// Only cases with this tag (repeatable).
+    #[arg(long, value_name = "TAG")]
+    tag: Vec<String>,
+    /// Cases run at once (each starts its own driver).
+    #[arg(long, short = 'j', default_value_t = 4, value_name = "N")]
+    jobs: usize,
+    /// Multiply every deadline by this factor (slow clients, loaded machines).
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    timeout_scale: f64,
+    /// Fail the run on WARN (SHOULD violations) too.
+    #[arg(long)]
+    strict: bool,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write every result, with wire logs, as JSON here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    /// Skip JSON Schema validation of the client's frames.
+    #[arg(long)]
+    no_schema: bool,
+    /// Colour: auto, always, never.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    color: Color,
+    /// Print the wire log of failing cases.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+    /// Print only failures and the summary.
+    #[arg(long, short = 'q')]
+    quiet: bool,
+}
+
+/// `arcp-conform driver`: the reference client as a driver.
+#[derive(Args, Debug, Clone)]
+pub struct DriverArgs {
+    /// Switch on a client fault (repeatable; see --list-faults).
+    #[arg(long, value_name = "NAME")]
+    fault: Vec<String>,
+    /// List the client faults and exit.
+    #[arg(long)]
+    list_faults: bool,
+}
+
+/// Load and filter client cases.
+pub fn select(args: &ClientArgs) -> Result<Vec<Case>, UsageError> {
+    let cases = if args.cases.is_some() || !args.case_files.is_empty() {
+        crate::suite::from_paths(args.cases.as_deref(), &args.case_files)?
+    } else {
+        super::client_suite()?
+    };
+    let globs = args
+        .select
+        .iter()
+        .map(|g| {
+            globset::Glob::new(g)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| UsageError(format!("--select {g}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let picked: Vec<Case> = cases
+        .into_iter()
+        .filter(|c| c.role == Role::Client)
+        .filter(|c| globs.is_empty() || globs.iter().any(|g| g.is_match(&c.id)))
+        .filter(|c| args.tag.is_empty() || args.tag.iter().any(|t| c.tags.contains(t)))
+        .collect();
+    if picked.is_empty() {
+        return Err(UsageError(
+            "the selection matches no `role: client` case".into(),
+        ));
+    }
+    Ok(picked)
+}
+
+pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
+    if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
+        return Err(UsageError(
+            "--timeout-scale must be a positive number".into(),
+        ));
+    }
+    let cases = select(&args)?;
+    let mut target = ClientTarget::new(args.target.clone(), args.transport);
+    if let Some(n) = &args.name {
+        target.name = n.clone();
+    }
+    let target = Arc::new(target);
+    let style = console::Style {
+        color: match args.color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        },
+        verbose: args.verbose,
+    };
+    let total = cases.len();
+    let (quiet, strict) = (args.quiet, args.strict);
+    if !quiet {
+        println!(
+            "arcp-conform {}: {total} client cases against {}",
+            env!("CARGO_PKG_VERSION"),
+            target.describe()
+        );
+    }
+    let opts = RunOptions {
+        jobs: args.jobs.max(1),
+        engine: EngineOptions {
+            timeout_scale: args.timeout_scale,
+            schema: !args.no_schema,
+        },
+    };
+    let started_at = crate::clock::timestamp(chrono::Utc::now());
+    let t0 = Instant::now();
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let results: Vec<CaseResult> = super::runner::run_all(
+        cases.into_iter().map(Arc::new).collect(),
+        target.clone(),
+        opts,
+        move |r| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let rec = CaseRecord::from_result(r);
+            if !quiet || rec.verdict().fails_run(strict) {
+                println!("{}", console::case_line(style, &rec, n, total));
+            }
+        },
+    )
+    .await;
+    let report = RunReport::new(
+        target.name.clone(),
+        target.describe(),
+        started_at,
+        t0.elapsed(),
+        &results,
+    );
+    let mut out = std::io::stdout().lock();
+    let _ = console::failures(&mut out, style, &report, strict);
+    let _ = console::summary(&mut out, style, &report);
+    if let Some(p) = &args.json {
+        report
+            .write_json(p)
+            .map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
+    }
+    if let Some(p) = &args.html {
+        std::fs::write(p, crate::report::html::run_page(&report))
+            .map_err(|e| UsageError(format!("--html {}: {e}", p.display())))?;
+    }
+    if let Some(p) = &args.junit {
+        std::fs::write(p, crate::report::junit::render(&report, strict))
+            .map_err(|e| UsageError(format!("--junit {}: {e}", p.display())))?;
+    }
+    let failed = report.cases.iter().any(|c| c.verdict().fails_run(strict));
+    Ok(if failed { 1 } else { 0 })
+}
+
+pub async fn driver(args: DriverArgs) -> Result<i32, UsageError> {
+    if args.list_faults {
+        for f in ClientFault::ALL {
+            println!("{:<24} {}", f.name(), f.describe());
+        }
+        return Ok(0);
+    }
+    let faults: ClientFaults = args
+        .fault
+        .iter()
+        .map(|n| {
+            ClientFault::parse(n).ok_or_else(|| {
+                UsageError(format!(
+                    "--fault {n}: unknown client fault (see `arcp-conform driver --list-faults`)"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let env = super::driver::DriverEnv::from_env().map_err(UsageError)?;
+    Ok(super::driver::run(env, faults).await)
+}
+
+pub async fn relay(url: &str) -> Result<i32, UsageError> {
+    Ok(super::relay::relay(url).await)
+}

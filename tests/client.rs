@@ -1,0 +1,223 @@
+//! The client suite against the reference driver (`arcp-conform driver`):
+//! every case passes over WebSocket and over stdio (through the relay), and
+//! every case fails with each reference-client fault it names under
+//! `catches:` — the proof that it can fail. Every MUST case names one, and
+//! every client fault is caught by some case.
+
+use arcp_conform::case::{Case, Level};
+use arcp_conform::client::ClientFault;
+use arcp_conform::clienttest::{
+    client_suite, run_case, shell_quote, ClientTarget, ClientTransport,
+};
+use arcp_conform::conformance::normalize;
+use arcp_conform::engine::runner::CaseResult;
+use arcp_conform::engine::EngineOptions;
+use arcp_conform::report::CaseRecord;
+use arcp_conform::verdict::Verdict;
+use libtest_mimic::{Arguments, Failed, Trial};
+use std::sync::Arc;
+
+const EXE: &str = env!("CARGO_BIN_EXE_arcp-conform");
+const SPEC: &str = include_str!("../../shared/spec/draft-arcp-1.1.md");
+
+fn target(transport: ClientTransport, fault: Option<ClientFault>) -> ClientTarget {
+    let mut cmd = format!("{} driver", shell_quote(EXE));
+    if let Some(f) = fault {
+        cmd.push_str(&format!(" --fault {f}"));
+    }
+    let mut t = ClientTarget::new(cmd, transport);
+    t.relay = shell_quote(EXE);
+    t
+}
+
+fn failure(case: Case, outcome: arcp_conform::verdict::Outcome) -> Failed {
+    let record = CaseRecord::from_result(&CaseResult {
+        case: Arc::new(case),
+        outcome,
+    });
+    Failed::from(record.failure_text())
+}
+
+fn check(ok: bool, what: impl Fn() -> String) -> Result<(), Failed> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what().into())
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let rt = Arc::new(tokio::runtime::Runtime::new().expect("tokio runtime"));
+    let cases = client_suite().expect("the client suite loads");
+    let mut trials = vec![];
+
+    // Structure: MUST cases name a fault, named faults exist, every fault is caught,
+    // requirements are quotes from the spec.
+    let uncaught: Vec<String> = cases
+        .iter()
+        .filter(|c| c.level == Level::Must && c.catches.is_empty())
+        .map(|c| c.id.clone())
+        .collect();
+    trials.push(Trial::test(
+        "every-must-client-case-names-a-fault",
+        move || {
+            check(uncaught.is_empty(), || {
+                format!(
+                    "MUST client cases with no `catches:`: {}",
+                    uncaught.join(", ")
+                )
+            })
+        },
+    ));
+    let unknown: Vec<String> = cases
+        .iter()
+        .flat_map(|c| {
+            c.catches
+                .iter()
+                .filter(|f| ClientFault::parse(f).is_none())
+                .map(move |f| format!("{}: {f}", c.id))
+        })
+        .collect();
+    trials.push(Trial::test("every-named-client-fault-exists", move || {
+        check(unknown.is_empty(), || {
+            format!("unknown client faults: {}", unknown.join(", "))
+        })
+    }));
+    let dead: Vec<&str> = ClientFault::ALL
+        .iter()
+        .filter(|f| {
+            !cases
+                .iter()
+                .any(|c| c.catches.iter().any(|n| n == f.name()))
+        })
+        .map(|f| f.name())
+        .collect();
+    trials.push(Trial::test(
+        "every-client-fault-is-caught-by-a-case",
+        move || {
+            check(dead.is_empty(), || {
+                format!("client faults no case catches: {}", dead.join(", "))
+            })
+        },
+    ));
+    let spec = normalize(SPEC);
+    let unquoted: Vec<String> = cases
+        .iter()
+        .filter(|c| !spec.contains(&normalize(&c.requirement)))
+        .map(|c| format!("{}: {:?}", c.location(), c.requirement))
+        .collect();
+    trials.push(Trial::test(
+        "client-requirements-quote-the-spec",
+        move || {
+            check(unquoted.is_empty(), || {
+                format!("not quotes from the spec:\n{}", unquoted.join("\n"))
+            })
+        },
+    ));
+
+    // Every case passes against the reference driver, over both transports.
+    let opts = EngineOptions::default();
+    for transport in [ClientTransport::Ws, ClientTransport::Stdio] {
+        let t = Arc::new(target(transport, None));
+        for case in &cases {
+            let (rt, t, case, opts) = (rt.clone(), t.clone(), case.clone(), opts.clone());
+            trials.push(Trial::test(
+                format!("{}::{}", transport.as_str(), case.id),
+                move || {
+                    let outcome = rt.block_on(run_case(&case, &t, &opts));
+                    if outcome.verdict == Verdict::Pass {
+                        Ok(())
+                    } else {
+                        Err(failure(case, outcome))
+                    }
+                },
+            ));
+        }
+    }
+
+    // Each case fails with each fault it names.
+    let mut pairs = 0;
+    for case in &cases {
+        for name in &case.catches {
+            let Some(fault) = ClientFault::parse(name) else {
+                continue;
+            };
+            pairs += 1;
+            let (rt, case, opts) = (rt.clone(), case.clone(), opts.clone());
+            trials.push(Trial::test(
+                format!("fault::{}::{}", case.id, name),
+                move || {
+                    let t = target(ClientTransport::Ws, Some(fault));
+                    let outcome = rt.block_on(run_case(&case, &t, &opts));
+                    match outcome.verdict {
+                        Verdict::Fail | Verdict::Error | Verdict::Warn | Verdict::Info => Ok(()),
+                        v => Err(Failed::from(format!(
+                            "with client fault `{fault}` ({}) the case was {v}, so it does not catch it",
+                            fault.describe()
+                        ))),
+                    }
+                },
+            ));
+        }
+    }
+    eprintln!("client fault proof: {pairs} (case, fault) pairs");
+
+    // The command line: exit 0 on a clean client, 1 on a faulty one, reports written.
+    trials.push(Trial::test("cli-client-command", || {
+        let dir = std::env::temp_dir().join(format!("arcp-conform-client-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let json = dir.join("client.json");
+        let junit = dir.join("client.xml");
+        let run = |fault: &str, extra: &[&str]| {
+            let driver = format!("{} driver {fault}", shell_quote(EXE));
+            std::process::Command::new(EXE)
+                .args([
+                    "client",
+                    "-q",
+                    "--color",
+                    "never",
+                    "-t",
+                    &driver,
+                    "-s",
+                    "client.hello.*",
+                ])
+                .args(extra)
+                .output()
+                .map_err(|e| e.to_string())
+        };
+        let ok = run(
+            "",
+            &[
+                "--json",
+                json.to_str().unwrap(),
+                "--junit",
+                junit.to_str().unwrap(),
+                "--transport",
+                "stdio",
+            ],
+        )?;
+        check(ok.status.code() == Some(0), || {
+            format!(
+                "clean driver: {:?}\n{}",
+                ok.status,
+                String::from_utf8_lossy(&ok.stdout)
+            )
+        })?;
+        let report = std::fs::read_to_string(&json).map_err(|e| e.to_string())?;
+        check(
+            report.contains("client.hello.bearer-auth") && report.contains("\"PASS\""),
+            || format!("JSON report: {report}"),
+        )?;
+        check(junit.exists(), || "no JUnit file".into())?;
+        let bad = run("--fault wrong-token", &[])?;
+        let out = String::from_utf8_lossy(&bad.stdout);
+        check(bad.status.code() == Some(1) && out.contains("FAIL"), || {
+            format!("faulty driver: {:?}\n{out}", bad.status)
+        })?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }));
+
+    libtest_mimic::run(&args, trials).exit();
+}
