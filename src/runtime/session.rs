@@ -238,8 +238,9 @@ impl Connection {
                 }
             }
         }
-        if !(env.arcp == "1" || env.arcp.starts_with("1."))
-            && !self.rt.fault(Fault::AcceptAnyVersion)
+        if !(env.arcp == "1"
+            || env.arcp.starts_with("1.")
+            || self.rt.fault(Fault::AcceptAnyVersion))
         {
             self.error(
                 ErrorCode::InvalidRequest,
