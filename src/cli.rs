@@ -622,7 +622,7 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
 }
 
 fn conformance(file: &std::path::Path, check: bool) -> Result<i32, UsageError> {
-    let cases = crate::suite::runtime_suite()?;
+    let cases = crate::suite::all_cases()?;
     let current = std::fs::read_to_string(file)
         .map_err(|e| UsageError(format!("{}: {e}", file.display())))?;
     let next = crate::conformance::render_document(&current, &cases).map_err(UsageError)?;

@@ -65,7 +65,7 @@ pub fn table(cases: &[Case]) -> String {
         .filter(|r| cov[r.id.as_str()].is_empty() && r.excluded.is_some())
         .count();
     let mut s = format!(
-        "{} requirement sentences: {} checked by cases, {} excluded, {} open. {} cases in the runtime suite.\n\n",
+        "{} requirement sentences: {} checked by cases, {} excluded, {} open. {} cases (runtime and client suites).\n\n",
         reqs.len(),
         covered,
         excluded,

@@ -41,6 +41,22 @@ pub fn runtime_suite() -> Result<Vec<Case>, CaseError> {
     case::load_sources(&sources)
 }
 
+/// The embedded client suite (cases/client/: the harness plays the runtime).
+pub fn client_suite() -> Result<Vec<Case>, CaseError> {
+    let sources: Vec<_> = embedded_sources()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("cases/client"))
+        .collect();
+    case::load_sources(&sources)
+}
+
+/// Both suites: what traceability counts.
+pub fn all_cases() -> Result<Vec<Case>, CaseError> {
+    let mut all = runtime_suite()?;
+    all.extend(client_suite()?);
+    Ok(all)
+}
+
 /// Cases from a directory on disk, or single files.
 pub fn from_paths(dir: Option<&Path>, files: &[PathBuf]) -> Result<Vec<Case>, CaseError> {
     let mut sources = vec![];

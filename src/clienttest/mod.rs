@@ -23,8 +23,6 @@ pub mod runner;
 
 pub use harness::run_case;
 
-use crate::case::{self, Case, CaseError};
-
 /// How the driver reaches the harness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum ClientTransport {
@@ -87,11 +85,4 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-/// The embedded client suite (`cases/client/`).
-pub fn client_suite() -> Result<Vec<Case>, CaseError> {
-    let sources: Vec<_> = crate::suite::embedded_sources()
-        .into_iter()
-        .filter(|(p, _)| p.starts_with("cases/client"))
-        .collect();
-    case::load_sources(&sources)
-}
+pub use crate::suite::client_suite;
