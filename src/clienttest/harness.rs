@@ -4,10 +4,11 @@
 use super::checks::{redact, ClientMonitor, Secrets};
 use super::{shell_quote, ClientTarget, ClientTransport};
 use crate::case::{
-    Accept, AssertOp, Case, Emit, EmitWhat, ExpectOutput, FeatureSet, Frame as SendFrame,
-    OutputPattern, Step, StepKind, Welcome,
+    Accept, Case, Emit, EmitWhat, ExpectOutput, FeatureSet, Frame as SendFrame, OutputPattern,
+    Step, StepKind, Welcome,
 };
 use crate::checks::Violation;
+use crate::engine::shared::{self, merge, mismatch_stop};
 use crate::engine::{verdict_for, EngineOptions, Stop};
 use crate::matcher;
 use crate::template::{self, Builtin};
@@ -358,37 +359,6 @@ fn harness_error(reason: String, started: Instant) -> Outcome {
     o
 }
 
-fn mismatch_stop(describe: &str, f: &Value, m: &matcher::Mismatch, reason: &str) -> Stop {
-    Stop::Fail {
-        reason: format!(
-            "{reason}; closest: {}",
-            f.get("type").and_then(Value::as_str).unwrap_or("?")
-        ),
-        expected: Some(describe.to_string()),
-        actual: Some(format!("{m} — in {}", matcher::show(f))),
-    }
-}
-
-/// Deep-merge `over` into `base` (objects merge, anything else replaces; null removes).
-fn merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                if v.is_null() {
-                    b.remove(k);
-                } else {
-                    merge(b.entry(k.clone()).or_insert(Value::Object(Map::new())), v);
-                }
-            }
-        }
-        (b, o) => *b = o.clone(),
-    }
-}
-
-fn json_eq(a: &Value, b: &Value) -> bool {
-    a == b || matcher::matches(b, a).is_ok() && matcher::matches(a, b).is_ok()
-}
-
 impl Harness<'_> {
     fn deadline(&self, d: Duration) -> Duration {
         d.mul_f64(self.opts.timeout_scale)
@@ -554,21 +524,7 @@ impl Harness<'_> {
     }
 
     fn capture(&mut self, frame: &Frame, capture: &BTreeMap<String, String>) -> StepResult {
-        for (name, pointer) in capture {
-            let v = frame
-                .value
-                .pointer(pointer)
-                .cloned()
-                .ok_or_else(|| Stop::Fail {
-                    reason: format!(
-                        "the client's frame has nothing at {pointer} to capture as `{name}`"
-                    ),
-                    expected: Some(format!("a value at {pointer}")),
-                    actual: Some(matcher::show(&frame.value)),
-                })?;
-            self.vars.insert(name.clone(), v);
-        }
-        Ok(())
+        shared::capture(&frame.value, capture, &mut self.vars)
     }
 
     // ----------------------------------------------------------- transport
@@ -1300,41 +1256,6 @@ impl Harness<'_> {
     fn assert(&mut self, a: &crate::case::Assert) -> StepResult {
         let l = self.render(&a.left)?;
         let r = self.render(&a.right)?;
-        let ok = match a.op {
-            AssertOp::Equal => json_eq(&l, &r),
-            AssertOp::NotEqual => !json_eq(&l, &r),
-            AssertOp::Less | AssertOp::Greater => {
-                let ord = match (l.as_f64(), r.as_f64(), l.as_str(), r.as_str()) {
-                    (Some(x), Some(y), _, _) => x.partial_cmp(&y),
-                    (_, _, Some(x), Some(y)) => Some(x.cmp(y)),
-                    _ => None,
-                };
-                ord == Some(if a.op == AssertOp::Less {
-                    std::cmp::Ordering::Less
-                } else {
-                    std::cmp::Ordering::Greater
-                })
-            }
-        };
-        if ok {
-            return Ok(());
-        }
-        let op = match a.op {
-            AssertOp::Equal => "equal to",
-            AssertOp::NotEqual => "different from",
-            AssertOp::Less => "less than",
-            AssertOp::Greater => "greater than",
-        };
-        Err(Stop::Fail {
-            reason: a.message.clone().unwrap_or_else(|| {
-                format!(
-                    "assertion failed: {} {op} {}",
-                    matcher::show(&l),
-                    matcher::show(&r)
-                )
-            }),
-            expected: Some(format!("{op} {}", matcher::show(&r))),
-            actual: Some(matcher::show(&l)),
-        })
+        shared::assert_values(a, &l, &r)
     }
 }

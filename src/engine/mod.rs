@@ -7,6 +7,7 @@
 
 pub mod runner;
 mod session;
+pub(crate) mod shared;
 mod steps;
 
 use crate::case::{Case, Level};

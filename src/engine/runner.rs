@@ -148,7 +148,7 @@ pub async fn run_all(
     opts: RunOptions,
     on_result: impl Fn(&CaseResult) + Send + Sync + 'static,
 ) -> Vec<CaseResult> {
-    let on_result = Arc::new(on_result);
+    let on_result: Arc<dyn Fn(&CaseResult) + Send + Sync> = Arc::new(on_result);
     let env = match probe(&target, &opts.engine).await {
         Ok(env) => env,
         Err(outcome) => {
@@ -173,7 +173,33 @@ pub async fn run_all(
         }
     };
     let env = Arc::new(env);
-    let sem = Arc::new(Semaphore::new(opts.jobs.max(1)));
+    schedule(cases, opts.jobs, on_result, move |case| {
+        let (target, env, engine) = (target.clone(), env.clone(), opts.engine.clone());
+        async move {
+            match applicability(&case, &target, &env) {
+                Some(o) => o,
+                None => run_case(&case, &target, &engine).await,
+            }
+        }
+    })
+    .await
+}
+
+/// Run cases `jobs` at a time, each after its `depends_on` cases: a case whose
+/// prerequisite did not pass is BLOCKED, naming it. Shared by the runtime
+/// suite and the client suite.
+pub async fn schedule<F, Fut>(
+    cases: Vec<Arc<Case>>,
+    jobs: usize,
+    on_result: Arc<dyn Fn(&CaseResult) + Send + Sync>,
+    run: F,
+) -> Vec<CaseResult>
+where
+    F: Fn(Arc<Case>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Outcome> + Send + 'static,
+{
+    let run = Arc::new(run);
+    let sem = Arc::new(Semaphore::new(jobs.max(1)));
     let mut done: HashMap<String, watch::Receiver<Option<Verdict>>> = HashMap::new();
     let mut senders = HashMap::new();
     for c in &cases {
@@ -189,13 +215,7 @@ pub async fn run_all(
             .filter_map(|d| done.get(d).map(|rx| (d.clone(), rx.clone())))
             .collect();
         let tx = senders.remove(&case.id).expect("one sender per case");
-        let (target, env, sem, opts, on_result) = (
-            target.clone(),
-            env.clone(),
-            sem.clone(),
-            opts.clone(),
-            on_result.clone(),
-        );
+        let (sem, run, on_result) = (sem.clone(), run.clone(), on_result.clone());
         handles.push(tokio::spawn(async move {
             let mut blocked = None;
             for (id, mut rx) in deps {
@@ -211,13 +231,10 @@ pub async fn run_all(
             }
             let outcome = match blocked {
                 Some(why) => Outcome::new(Verdict::Blocked, why),
-                None => match applicability(&case, &target, &env) {
-                    Some(o) => o,
-                    None => {
-                        let _permit = sem.acquire().await.expect("semaphore open");
-                        run_case(&case, &target, &opts.engine).await
-                    }
-                },
+                None => {
+                    let _permit = sem.acquire().await.expect("semaphore open");
+                    run(case.clone()).await
+                }
             };
             let _ = tx.send(Some(outcome.verdict));
             let r = CaseResult { case, outcome };

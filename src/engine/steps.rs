@@ -1,16 +1,17 @@
 //! What each step kind does.
 
 use super::session::{Frame, Sess};
+use super::shared::{self, merge, mismatch_stop};
 use super::{Run, StepResult, Stop};
 use crate::case::{
-    Assert, AssertOp, Auth, ErrorSource, Expect, ExpectError, FeatureSet, Frame as SendFrame,
-    Hello, HelloOutcome, JobStatus, Resume, Step, StepKind, Submit, SubmitOutcome, WaitJob,
+    Assert, Auth, ErrorSource, Expect, ExpectError, FeatureSet, Frame as SendFrame, Hello,
+    HelloOutcome, JobStatus, Resume, Step, StepKind, Submit, SubmitOutcome, WaitJob,
 };
 use crate::matcher;
 use crate::profile::ResumeDialect;
 use crate::template::{self, Builtin};
 use crate::verdict::Direction;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -417,21 +418,7 @@ impl Run<'_> {
     }
 
     fn capture(&mut self, frame: &Frame, capture: &BTreeMap<String, String>) -> StepResult {
-        for (name, pointer) in capture {
-            let v = frame
-                .value
-                .pointer(pointer)
-                .cloned()
-                .ok_or_else(|| Stop::Fail {
-                    reason: format!(
-                        "the matched frame has nothing at {pointer} to capture as `{name}`"
-                    ),
-                    expected: Some(format!("a value at {pointer}")),
-                    actual: Some(matcher::show(&frame.value)),
-                })?;
-            self.vars.insert(name.clone(), v);
-        }
-        Ok(())
+        shared::capture(&frame.value, capture, &mut self.vars)
     }
 
     async fn expect_error(&mut self, e: &ExpectError) -> StepResult {
@@ -510,7 +497,7 @@ impl Run<'_> {
             let (f, m) = closest.expect("a non-matching frame was judged");
             return Err(mismatch_stop(
                 &describe,
-                &f,
+                &f.value,
                 &m,
                 "the next frame did not match",
             ));
@@ -529,7 +516,7 @@ impl Run<'_> {
                         let (f, m) = closest.expect("judged above");
                         return Err(mismatch_stop(
                             &describe,
-                            &f,
+                            &f.value,
                             &m,
                             "the next frame did not match",
                         ));
@@ -550,7 +537,7 @@ impl Run<'_> {
                     return Err(match closest {
                         Some((f, m)) => mismatch_stop(
                             &describe,
-                            &f,
+                            &f.value,
                             &m,
                             &format!("no matching frame within {within:?}"),
                         ),
@@ -708,48 +695,8 @@ impl Run<'_> {
     fn assert(&mut self, a: &Assert) -> StepResult {
         let l = self.render(&a.left)?;
         let r = self.render(&a.right)?;
-        let num = |v: &Value| v.as_f64();
-        let ok = match a.op {
-            AssertOp::Equal => json_eq(&l, &r),
-            AssertOp::NotEqual => !json_eq(&l, &r),
-            AssertOp::Less | AssertOp::Greater => {
-                let ord = match (num(&l), num(&r), l.as_str(), r.as_str()) {
-                    (Some(x), Some(y), _, _) => x.partial_cmp(&y),
-                    (_, _, Some(x), Some(y)) => Some(x.cmp(y)),
-                    _ => None,
-                };
-                ord == Some(if a.op == AssertOp::Less {
-                    std::cmp::Ordering::Less
-                } else {
-                    std::cmp::Ordering::Greater
-                })
-            }
-        };
-        if ok {
-            return Ok(());
-        }
-        let op = match a.op {
-            AssertOp::Equal => "equal to",
-            AssertOp::NotEqual => "different from",
-            AssertOp::Less => "less than",
-            AssertOp::Greater => "greater than",
-        };
-        Err(Stop::Fail {
-            reason: a.message.clone().unwrap_or_else(|| {
-                format!(
-                    "assertion failed: {} {op} {}",
-                    matcher::show(&l),
-                    matcher::show(&r)
-                )
-            }),
-            expected: Some(format!("{op} {}", matcher::show(&r))),
-            actual: Some(matcher::show(&l)),
-        })
+        shared::assert_values(a, &l, &r)
     }
-}
-
-fn json_eq(a: &Value, b: &Value) -> bool {
-    matcher::matches(b, a).is_ok() && matcher::matches(a, b).is_ok() || a == b
 }
 
 fn check_code(frame: &Frame, code: Option<&str>) -> StepResult {
@@ -765,29 +712,5 @@ fn check_code(frame: &Frame, code: Option<&str>) -> StepResult {
             actual: Some(matcher::show(&frame.value)),
         }),
         _ => Ok(()),
-    }
-}
-
-fn mismatch_stop(describe: &str, f: &Frame, m: &matcher::Mismatch, reason: &str) -> Stop {
-    Stop::Fail {
-        reason: format!("{reason}; closest: {}", f.kind()),
-        expected: Some(describe.to_string()),
-        actual: Some(format!("{} — in {}", m, matcher::show(&f.value))),
-    }
-}
-
-/// Deep-merge `over` into `base` (objects merge, anything else replaces; null removes).
-fn merge(base: &mut Value, over: &Value) {
-    match (base, over) {
-        (Value::Object(b), Value::Object(o)) => {
-            for (k, v) in o {
-                if v.is_null() {
-                    b.remove(k);
-                } else {
-                    merge(b.entry(k.clone()).or_insert(Value::Object(Map::new())), v);
-                }
-            }
-        }
-        (b, o) => *b = o.clone(),
     }
 }
