@@ -21,7 +21,7 @@ fn main() {
     let jobs: usize = std::env::var("JOBS")
         .ok()
         .and_then(|j| j.parse().ok())
-        .unwrap_or(8);
+        .unwrap_or(32);
     let bin = env!("CARGO_BIN_EXE_arcp-conform");
     let targets: Vec<(&str, Target)> = vec![
         (
