@@ -114,17 +114,7 @@ impl Client {
             Some(MessageType::SessionWelcome) => {
                 c.session_id = reply.session_id.clone().unwrap_or_default();
                 c.resume_token = reply.payload_str("resume_token").unwrap_or_default().into();
-                let theirs: Vec<String> = reply
-                    .payload
-                    .pointer("/capabilities/features")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(String::from)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let theirs = crate::wire::feature::offered(&reply.payload);
                 c.features = crate::wire::feature::intersect(&c.opts.features, &theirs);
                 c.welcome = reply.payload;
                 Ok(c)

@@ -891,17 +891,7 @@ impl Harness<'_> {
         let frame = self.first_of(&w.session, want, until).await?;
         self.check_pattern(&w.pattern, &frame, want)?;
         self.capture(&frame, &w.capture)?;
-        let offered: Vec<String> = frame
-            .value
-            .pointer("/payload/capabilities/features")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let offered = crate::wire::feature::offered(&frame.value["payload"]);
         if !w.resume {
             let missing: Vec<&str> = self
                 .case

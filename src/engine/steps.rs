@@ -233,17 +233,7 @@ impl Run<'_> {
             .await?;
         match (frame.kind(), expect) {
             ("session.welcome", HelloOutcome::Welcome) => {
-                let theirs: Vec<String> = frame
-                    .value
-                    .pointer("/payload/capabilities/features")
-                    .and_then(Value::as_array)
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(Value::as_str)
-                            .map(String::from)
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let theirs = crate::wire::feature::offered(&frame.value["payload"]);
                 let features = crate::wire::feature::intersect(offered, &theirs);
                 let principal = self.sess(name)?.principal.clone();
                 let clock = self.target.clock.clone();

@@ -455,16 +455,7 @@ impl Connection {
             );
             return Next::Close;
         };
-        let requested: Vec<String> = p
-            .pointer("/capabilities/features")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let requested = crate::wire::feature::offered(p);
         let supported = &self.rt.config().features;
         let features = if self.rt.fault(Fault::IgnoreFeatureIntersection) {
             supported.clone()

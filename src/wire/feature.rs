@@ -66,6 +66,20 @@ impl fmt::Display for Feature {
     }
 }
 
+/// The feature names a hello or welcome payload offers (`capabilities.features`).
+pub fn offered(payload: &serde_json::Value) -> Vec<String> {
+    payload
+        .pointer("/capabilities/features")
+        .and_then(serde_json::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The effective feature set: hello ∩ welcome (§6.2), order of `ours` kept.
 pub fn intersect(ours: &[String], theirs: &[String]) -> Vec<String> {
     ours.iter()
