@@ -1090,8 +1090,13 @@ mod tests {
             "/payload/history",
             "type",
         );
+        // No next_cursor: no next page (the spec's example shows null; absence is not an error).
+        assert_valid(&frame(
+            "session.jobs",
+            json!({ "request_id": "r", "jobs": [] }),
+        ));
         assert_violation(
-            &frame("session.jobs", json!({ "request_id": "r", "jobs": [] })),
+            &frame("session.jobs", json!({ "jobs": [] })),
             "/payload",
             "required",
         );

@@ -310,6 +310,11 @@ impl Run<'_> {
                 } else {
                     m.kind.clone()
                 };
+                let mut payload = payload;
+                if kind != m.kind && payload.get("reason").is_none() {
+                    // The dialect's close (e.g. session.bye) may require a reason.
+                    payload["reason"] = json!("arcp-conform: case finished");
+                }
                 let mut env = self.envelope(name, &kind, payload)?;
                 if let Some(j) = &m.job_id {
                     env["job_id"] = Value::from(self.render_text(j)?);
@@ -634,11 +639,22 @@ impl Run<'_> {
                 self.dialect.push(
                     "resume spelled as session.hello.payload.resume (profile dialect)".into(),
                 );
-                let t = self.target.profile.tokens.alice.clone();
+                // A whole hello, as the session's principal, offering what it offered before.
+                let t = self
+                    .target
+                    .profile
+                    .tokens
+                    .for_principal(&principal)
+                    .unwrap_or_else(|| self.target.profile.tokens.alice.clone());
                 self.envelope(
                     &r.session,
                     "session.hello",
-                    json!({"auth": {"scheme": "bearer", "token": t}, "resume": args}),
+                    json!({
+                        "client": {"name": "arcp-conform", "version": env!("CARGO_PKG_VERSION")},
+                        "auth": {"scheme": "bearer", "token": t},
+                        "capabilities": {"encodings": ["json"], "features": features},
+                        "resume": args,
+                    }),
                 )?
             }
         };
