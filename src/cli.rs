@@ -148,7 +148,8 @@ pub struct RunArgs {
     /// listed cases that now pass do (stale entry).
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
-    /// Write a baseline accepting this run's failures here.
+    /// Write a baseline accepting this run's failures here (with --baseline:
+    /// entries that still apply keep their reasons).
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
     /// Largest frame accepted from the target, in bytes.
@@ -513,8 +514,11 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             .map_err(|e| UsageError(format!("--html {}: {e}", p.display())))?;
     }
     if let Some(p) = &args.write_baseline {
-        std::fs::write(p, Baseline::from_report(&report, strict).to_yaml())
-            .map_err(|e| UsageError(format!("--write-baseline {}: {e}", p.display())))?;
+        std::fs::write(
+            p,
+            Baseline::from_report(&report, strict, baseline.as_ref()).to_yaml(),
+        )
+        .map_err(|e| UsageError(format!("--write-baseline {}: {e}", p.display())))?;
     }
     if !problems.is_empty() {
         println!("\nBaseline problems:");

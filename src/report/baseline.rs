@@ -61,21 +61,29 @@ impl Baseline {
     }
 
     /// A baseline that accepts every result of `report` that fails the run.
-    pub fn from_report(report: &RunReport, strict: bool) -> Baseline {
-        Baseline {
-            target: Some(report.name.clone()),
-            entries: report
-                .cases
-                .iter()
-                .filter(|c| c.verdict().fails_run(strict))
-                .map(|c| Entry {
+    /// Entries of `previous` that still apply keep their reason and flags, so
+    /// refreshing a baseline does not lose what people wrote.
+    pub fn from_report(report: &RunReport, strict: bool, previous: Option<&Baseline>) -> Baseline {
+        let old = |id: &str| previous.and_then(|p| p.entries.iter().find(|e| e.id == id));
+        let entries = report
+            .cases
+            .iter()
+            .filter_map(|c| match old(&c.id) {
+                // Flaky entries stay while their case exists; others while the verdict holds.
+                Some(e) if e.flaky || e.verdict == c.verdict => Some(e.clone()),
+                _ if c.verdict().fails_run(strict) => Some(Entry {
                     id: c.id.clone(),
                     verdict: c.verdict.clone(),
                     reason: c.reason.chars().take(300).collect(),
                     flaky: false,
                     expires: None,
-                })
-                .collect(),
+                }),
+                _ => None,
+            })
+            .collect();
+        Baseline {
+            target: Some(report.name.clone()),
+            entries,
         }
     }
 
@@ -197,6 +205,29 @@ mod tests {
             .any(|p| p.starts_with("c: baseline expects FAIL, got ERROR")));
         assert!(r.cases[3].baselined.is_none());
         assert_eq!(problems.len(), 2);
+    }
+
+    #[test]
+    fn refreshing_keeps_reasons_that_still_apply() {
+        let mut flaky = entry("f", "ERROR");
+        flaky.flaky = true;
+        let old = Baseline {
+            target: None,
+            entries: vec![entry("a", "FAIL"), entry("b", "FAIL"), flaky],
+        };
+        let r = report(vec![
+            record("a", "FAIL"),
+            record("b", "PASS"),
+            record("c", "FAIL"),
+            record("f", "PASS"),
+        ]);
+        let new = Baseline::from_report(&r, false, Some(&old));
+        let ids: Vec<(&str, &str)> = new
+            .entries
+            .iter()
+            .map(|e| (e.id.as_str(), e.reason.as_str()))
+            .collect();
+        assert_eq!(ids, [("a", "known"), ("c", "r"), ("f", "known")]);
     }
 
     #[test]
