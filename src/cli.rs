@@ -132,6 +132,22 @@ pub struct RunArgs {
     /// (default: 10 for the embedded runtime, else the profile's, else 1).
     #[arg(long, value_name = "F")]
     time_scale: Option<f64>,
+    /// Largest frame accepted from the target, in bytes.
+    #[arg(long, default_value_t = crate::transport::DEFAULT_FRAME_CAP, value_name = "BYTES")]
+    frame_cap: usize,
+    /// Switch on a fault in the embedded runtime (repeatable; see `serve --list-faults`).
+    #[arg(long, value_name = "NAME")]
+    fault: Vec<String>,
+    /// Skip JSON Schema validation of received frames.
+    #[arg(long)]
+    no_schema: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Reports, baselines and console style: the same for every suite.
+#[derive(Args, Debug, Clone)]
+pub struct OutputArgs {
     /// Fail the run on WARN (SHOULD violations) too.
     #[arg(long)]
     strict: bool,
@@ -152,15 +168,6 @@ pub struct RunArgs {
     /// entries that still apply keep their reasons).
     #[arg(long, value_name = "FILE")]
     write_baseline: Option<PathBuf>,
-    /// Largest frame accepted from the target, in bytes.
-    #[arg(long, default_value_t = crate::transport::DEFAULT_FRAME_CAP, value_name = "BYTES")]
-    frame_cap: usize,
-    /// Switch on a fault in the embedded runtime (repeatable; see `serve --list-faults`).
-    #[arg(long, value_name = "NAME")]
-    fault: Vec<String>,
-    /// Skip JSON Schema validation of received frames.
-    #[arg(long)]
-    no_schema: bool,
     /// Colour: auto, always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
@@ -169,7 +176,82 @@ pub struct RunArgs {
     verbose: bool,
     /// Print only failures and the summary.
     #[arg(long, short = 'q')]
-    quiet: bool,
+    pub quiet: bool,
+}
+
+impl OutputArgs {
+    pub fn strict(&self) -> bool {
+        self.strict
+    }
+
+    pub fn style(&self) -> console::Style {
+        console::Style {
+            color: match self.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+                }
+            },
+            verbose: self.verbose,
+        }
+    }
+
+    /// The baseline named by --baseline, read before anything runs.
+    pub fn baseline(&self) -> Result<Option<Baseline>, UsageError> {
+        self.baseline
+            .as_ref()
+            .map(|p| Baseline::load(p).map_err(UsageError))
+            .transpose()
+    }
+
+    /// After a run: apply the baseline, print failures and the summary, write
+    /// the reports; the exit code.
+    pub fn finish(
+        &self,
+        mut report: RunReport,
+        baseline: Option<&Baseline>,
+    ) -> Result<i32, UsageError> {
+        let (style, strict) = (self.style(), self.strict);
+        let problems = baseline
+            .map(|b| b.apply(&mut report, chrono::Utc::now().date_naive()))
+            .unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = console::failures(&mut out, style, &report, strict);
+        let _ = console::summary(&mut out, style, &report);
+        let write = |flag: &str, p: &std::path::Path, text: String| {
+            std::fs::write(p, text).map_err(|e| UsageError(format!("{flag} {}: {e}", p.display())))
+        };
+        if let Some(p) = &self.json {
+            report
+                .write_json(p)
+                .map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
+        }
+        if let Some(p) = &self.html {
+            write("--html", p, crate::report::html::run_page(&report))?;
+        }
+        if let Some(p) = &self.junit {
+            write("--junit", p, crate::report::junit::render(&report, strict))?;
+        }
+        if let Some(p) = &self.write_baseline {
+            write(
+                "--write-baseline",
+                p,
+                Baseline::from_report(&report, strict, baseline).to_yaml(),
+            )?;
+        }
+        if !problems.is_empty() {
+            println!("\nBaseline problems:");
+            for p in &problems {
+                println!("  {p}");
+            }
+        }
+        let failed = report
+            .cases
+            .iter()
+            .any(|c| c.verdict().fails_run(strict) && c.baselined.is_none());
+        Ok(if failed || !problems.is_empty() { 1 } else { 0 })
+    }
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -374,16 +456,13 @@ async fn build_target(args: &RunArgs) -> Result<Target, UsageError> {
 
 async fn run(args: RunArgs) -> Result<i32, UsageError> {
     let cases = select(&args.select)?;
-    let baseline = match &args.baseline {
-        Some(p) => Some(Baseline::load(p).map_err(UsageError)?),
-        None => None,
-    };
+    let baseline = args.output.baseline()?;
     let mut target = build_target(&args).await?;
     // No profile: probe first, and take what it learns (agents, dialect).
     let mut not_v11 = None;
     if args.profile.is_none() && !target.is_embedded() {
         let f = crate::probe::probe(&target).await;
-        if !args.quiet {
+        if !args.output.quiet {
             println!("probe of {}:", target.describe());
             for l in &f.lines {
                 println!("  - {l}");
@@ -400,16 +479,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         }
     }
     let target = Arc::new(target);
-    let style = console::Style {
-        color: match args.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        },
-        verbose: args.verbose,
-    };
+    let style = args.output.style();
     let total = cases.len();
     let opts = RunOptions {
         jobs: args
@@ -424,8 +494,8 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     let started_at = crate::clock::timestamp(chrono::Utc::now());
     let t0 = Instant::now();
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let quiet = args.quiet;
-    let strict = args.strict;
+    let quiet = args.output.quiet;
+    let strict = args.output.strict();
     if !quiet {
         println!(
             "arcp-conform {}: {} cases against {}",
@@ -490,51 +560,14 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             }
         }
     }
-    let mut report = RunReport::new(
+    let report = RunReport::new(
         target.profile.name.clone(),
         target.describe(),
         started_at,
         t0.elapsed(),
         &results,
     );
-    let mut problems = vec![];
-    if let Some(b) = &baseline {
-        problems = b.apply(&mut report, chrono::Utc::now().date_naive());
-    }
-    let mut out = std::io::stdout().lock();
-    let _ = console::failures(&mut out, style, &report, strict);
-    let _ = console::summary(&mut out, style, &report);
-    if let Some(p) = &args.json {
-        report
-            .write_json(p)
-            .map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
-    }
-    if let Some(p) = &args.html {
-        std::fs::write(p, crate::report::html::run_page(&report))
-            .map_err(|e| UsageError(format!("--html {}: {e}", p.display())))?;
-    }
-    if let Some(p) = &args.write_baseline {
-        std::fs::write(
-            p,
-            Baseline::from_report(&report, strict, baseline.as_ref()).to_yaml(),
-        )
-        .map_err(|e| UsageError(format!("--write-baseline {}: {e}", p.display())))?;
-    }
-    if !problems.is_empty() {
-        println!("\nBaseline problems:");
-        for p in &problems {
-            println!("  {p}");
-        }
-    }
-    if let Some(p) = &args.junit {
-        std::fs::write(p, crate::report::junit::render(&report, strict))
-            .map_err(|e| UsageError(format!("--junit {}: {e}", p.display())))?;
-    }
-    let failed = report
-        .cases
-        .iter()
-        .any(|c| c.verdict().fails_run(strict) && c.baselined.is_none());
-    Ok(if failed || !problems.is_empty() { 1 } else { 0 })
+    args.output.finish(report, baseline.as_ref())
 }
 
 fn list(sel: &SelectArgs) -> Result<i32, UsageError> {

@@ -7,18 +7,10 @@ use crate::client::{ClientFault, ClientFaults};
 use crate::engine::runner::{CaseResult, RunOptions};
 use crate::engine::EngineOptions;
 use crate::report::{console, CaseRecord, RunReport};
-use clap::{Args, ValueEnum};
-use std::io::IsTerminal;
+use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum Color {
-    Auto,
-    Always,
-    Never,
-}
 
 /// `arcp-conform client`: run the client suite against a client's driver.
 #[derive(Args, Debug, Clone)]
@@ -50,30 +42,11 @@ pub struct ClientArgs {
     /// Multiply every deadline by this factor (slow clients, loaded machines).
     #[arg(long, default_value_t = 1.0, value_name = "F")]
     timeout_scale: f64,
-    /// Fail the run on WARN (SHOULD violations) too.
-    #[arg(long)]
-    strict: bool,
-    /// Write JUnit XML here.
-    #[arg(long, value_name = "FILE")]
-    junit: Option<PathBuf>,
-    /// Write every result, with wire logs, as JSON here.
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
-    /// Write a self-contained HTML report here.
-    #[arg(long, value_name = "FILE")]
-    html: Option<PathBuf>,
     /// Skip JSON Schema validation of the client's frames.
     #[arg(long)]
     no_schema: bool,
-    /// Colour: auto, always, never.
-    #[arg(long, value_enum, default_value_t = Color::Auto)]
-    color: Color,
-    /// Print the wire log of failing cases.
-    #[arg(long, short = 'v')]
-    verbose: bool,
-    /// Print only failures and the summary.
-    #[arg(long, short = 'q')]
-    quiet: bool,
+    #[command(flatten)]
+    output: crate::cli::OutputArgs,
 }
 
 /// `arcp-conform driver`: the reference client as a driver.
@@ -129,18 +102,10 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
         target.name = n.clone();
     }
     let target = Arc::new(target);
-    let style = console::Style {
-        color: match args.color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
-        },
-        verbose: args.verbose,
-    };
+    let baseline = args.output.baseline()?;
+    let style = args.output.style();
     let total = cases.len();
-    let (quiet, strict) = (args.quiet, args.strict);
+    let (quiet, strict) = (args.output.quiet, args.output.strict());
     if !quiet {
         println!(
             "arcp-conform {}: {total} client cases against {}",
@@ -178,24 +143,7 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
         t0.elapsed(),
         &results,
     );
-    let mut out = std::io::stdout().lock();
-    let _ = console::failures(&mut out, style, &report, strict);
-    let _ = console::summary(&mut out, style, &report);
-    if let Some(p) = &args.json {
-        report
-            .write_json(p)
-            .map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
-    }
-    if let Some(p) = &args.html {
-        std::fs::write(p, crate::report::html::run_page(&report))
-            .map_err(|e| UsageError(format!("--html {}: {e}", p.display())))?;
-    }
-    if let Some(p) = &args.junit {
-        std::fs::write(p, crate::report::junit::render(&report, strict))
-            .map_err(|e| UsageError(format!("--junit {}: {e}", p.display())))?;
-    }
-    let failed = report.cases.iter().any(|c| c.verdict().fails_run(strict));
-    Ok(if failed { 1 } else { 0 })
+    args.output.finish(report, baseline.as_ref())
 }
 
 pub async fn driver(args: DriverArgs) -> Result<i32, UsageError> {
