@@ -426,7 +426,7 @@ async def main() -> None:
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--stdio", action="store_true", help="one session over NDJSON on stdin/stdout")
     mode.add_argument("--ws", metavar="HOST:PORT", help="WebSocket server (127.0.0.1 only)")
-    ap.add_argument("--heartbeat", type=int, default=int(os.environ.get("ARCP_HEARTBEAT_SEC", "5")))
+    ap.add_argument("--heartbeat", type=int, default=int(os.environ.get("ARCP_HEARTBEAT_SEC", "3")))
     ap.add_argument("--resume-window", type=int, default=int(os.environ.get("ARCP_RESUME_WINDOW_SEC", "20")))
     a = ap.parse_args()
 
