@@ -104,11 +104,18 @@ impl Monitor {
         }
     }
 
-    /// A session was established (welcome received) with these features.
+    /// A session was established (welcome received) with these features: a
+    /// new session under this name, with its own count (a resume restores
+    /// the count right after, with [`Monitor::resumed`]).
     pub fn opened(&mut self, session: &str, principal: &str, features: &[String]) {
-        let v = self.sessions.entry(session.to_string()).or_default();
-        v.principal = principal.to_string();
-        v.features = features.to_vec();
+        self.sessions.insert(
+            session.to_string(),
+            SessionView {
+                principal: principal.to_string(),
+                features: features.to_vec(),
+                ..SessionView::default()
+            },
+        );
     }
 
     /// The session resumed from `last_event_seq`: replay restarts the count.
@@ -231,6 +238,16 @@ impl Monitor {
                 &FEATURES,
                 "credentials sent although `provisioned_credentials` was not negotiated".into(),
             );
+        }
+        if kind == Some(MessageType::JobSubscribed) {
+            // A subscription may replay the job's history into this session
+            // (§7.6 allows subscribing "earlier in the same session"),
+            // terminal message included.
+            let j = payload
+                .get("job_id")
+                .and_then(Value::as_str)
+                .unwrap_or(&job);
+            view.terminal.remove(j);
         }
         if kind.is_some_and(MessageType::is_terminal)
             && !job.is_empty()

@@ -10,7 +10,7 @@ const CROCKFORD: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub fn ulid() -> String {
     let ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u128)
+        .map(|d| d.as_millis())
         .unwrap_or(0)
         & ((1u128 << 48) - 1);
     let rand: u128 = rand::thread_rng().gen::<u128>() & ((1u128 << 80) - 1);
