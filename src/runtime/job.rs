@@ -168,7 +168,8 @@ impl Runtime {
         let max_runtime = match p.get("max_runtime_sec") {
             None | Some(Value::Null) => None,
             Some(v) => match v.as_f64() {
-                Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
+                // Beyond what a Duration holds: no limit in practice.
+                Some(s) if s > 0.0 && s.is_finite() => Duration::try_from_secs_f64(s).ok(),
                 _ => {
                     return refuse(
                         ErrorCode::InvalidRequest,
@@ -449,10 +450,22 @@ impl Runtime {
                 "this principal may not observe that job",
             );
         }
+        // §6.2: replay only the event kinds this session negotiated, as live delivery does.
+        let negotiated = |h: &&super::state::HistoryItem| {
+            let needs = h
+                .payload
+                .get("kind")
+                .and_then(Value::as_str)
+                .and_then(crate::wire::EventKind::parse)
+                .and_then(|k| k.feature());
+            needs.is_none_or(|f| st.sessions.get(sid).is_some_and(|s| s.has(f)))
+                || self.fault(Fault::IgnoreFeatureIntersection)
+        };
         let replay: Vec<(MessageType, Value)> = if history {
             job.history
                 .iter()
                 .skip(from as usize)
+                .filter(negotiated)
                 .map(|h| {
                     let p = if same || self.fault(Fault::LeakCredentialsToSubscriber) {
                         h.payload.clone()
