@@ -239,15 +239,18 @@ impl Monitor {
                 "credentials sent although `provisioned_credentials` was not negotiated".into(),
             );
         }
+        let replay = kind == Some(MessageType::JobSubscribed)
+            && payload.get("replayed") == Some(&Value::Bool(true));
         if kind == Some(MessageType::JobSubscribed) {
             // A subscription may replay the job's history into this session
-            // (§7.6 allows subscribing "earlier in the same session"),
-            // terminal message included.
+            // (§7.6 allows subscribing "earlier in the same session"): the
+            // terminal message and older budget counters come again.
             let j = payload
                 .get("job_id")
                 .and_then(Value::as_str)
                 .unwrap_or(&job);
             view.terminal.remove(j);
+            view.budget.retain(|(b, _), _| b != j);
         }
         if kind.is_some_and(MessageType::is_terminal)
             && !job.is_empty()
@@ -275,7 +278,8 @@ impl Monitor {
             view.budget.insert(key, value);
         };
         match kind {
-            Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed) => {
+            // After a replay the history's counters come next, not this snapshot's.
+            Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed) if !replay => {
                 let job_key = payload
                     .get("job_id")
                     .and_then(Value::as_str)
