@@ -504,6 +504,7 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
                 crate::transport::DEFAULT_FRAME_CAP,
             ))
             .await;
+        crate::transport::stdio::flush_own_stdio(Duration::from_secs(2)).await;
         return Ok(0);
     }
     let Some(addr) = args.ws else {

@@ -63,12 +63,33 @@ where
 /// Stdin is read on a dedicated thread rather than tokio's blocking pool: a
 /// pool thread stuck in read(2) would make runtime shutdown wait forever.
 pub fn own_stdio(frame_cap: usize) -> Conn {
-    from_io(
+    let (conn, writer) = wire_with_writer(
         ThreadStdin::spawn(),
         tokio::io::stdout(),
         frame_cap,
-        "stdio",
-    )
+        "stdio".into(),
+        None,
+    );
+    *OWN_STDOUT_WRITER.lock().unwrap_or_else(|p| p.into_inner()) = Some(writer);
+    conn
+}
+
+/// The task writing [`own_stdio`]'s frames to stdout.
+static OWN_STDOUT_WRITER: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>> =
+    std::sync::Mutex::new(None);
+
+/// Wait (at most `grace`) until every frame sent on the [`own_stdio`]
+/// connection is written and flushed, once its senders are gone: the process
+/// must not exit with the last frames (a `session.error`, a
+/// `session.closed`) still queued.
+pub async fn flush_own_stdio(grace: Duration) {
+    let writer = OWN_STDOUT_WRITER
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(w) = writer {
+        let _ = tokio::time::timeout(grace, w).await;
+    }
 }
 
 fn wire<R, W>(
@@ -82,9 +103,23 @@ where
     R: AsyncRead + Send + Unpin + 'static,
     W: AsyncWrite + Send + Unpin + 'static,
 {
+    wire_with_writer(reader, writer, frame_cap, peer, process).0
+}
+
+fn wire_with_writer<R, W>(
+    reader: R,
+    writer: W,
+    frame_cap: usize,
+    peer: String,
+    process: Option<ProcessWatch>,
+) -> (Conn, tokio::task::JoinHandle<()>)
+where
+    R: AsyncRead + Send + Unpin + 'static,
+    W: AsyncWrite + Send + Unpin + 'static,
+{
     let (out_tx, out_rx) = mpsc::channel(CHANNEL_DEPTH);
     let (in_tx, in_rx) = mpsc::channel(CHANNEL_DEPTH);
-    tokio::spawn(write_lines(writer, out_rx));
+    let writer = tokio::spawn(write_lines(writer, out_rx));
     tokio::spawn(async move {
         let end = read_lines(reader, &in_tx, frame_cap).await;
         if in_tx.is_closed() {
@@ -98,7 +133,7 @@ where
         };
         let _ = in_tx.send(Inbound::Closed(reason)).await;
     });
-    Conn::new(out_tx, in_rx, peer)
+    (Conn::new(out_tx, in_rx, peer), writer)
 }
 
 /// "target exited with status 3; stderr: ..." once the target has closed stdout.
