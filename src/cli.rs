@@ -46,6 +46,8 @@ enum Command {
     },
     /// Serve the reference runtime over stdio or WebSocket.
     Serve(ServeArgs),
+    /// Fuzz a runtime with generated sequences and mutated frames; write reproducers.
+    Fuzz(Box<crate::fuzz::cli::FuzzArgs>),
     /// Show what changed between two result files (--json output).
     Diff { old: PathBuf, new: PathBuf },
     /// Render cases × implementations from result files, as Markdown and HTML.
@@ -223,6 +225,7 @@ pub fn main() -> i32 {
             Some(Command::List(sel)) => list(&sel),
             Some(Command::Explain { id, select }) => explain(&id, &select),
             Some(Command::Serve(args)) => serve(args).await,
+            Some(Command::Fuzz(args)) => crate::fuzz::cli::command(*args).await,
             Some(Command::Conformance { file, check }) => conformance(&file, check),
             Some(Command::Diff { old, new }) => diff(&old, &new),
             Some(Command::Matrix {
@@ -279,7 +282,7 @@ pub fn select(sel: &SelectArgs) -> Result<Vec<Case>, UsageError> {
     Ok(picked)
 }
 
-fn parse_faults(names: &[String]) -> Result<Faults, UsageError> {
+pub(crate) fn parse_faults(names: &[String]) -> Result<Faults, UsageError> {
     names
         .iter()
         .map(|n| {

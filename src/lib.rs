@@ -12,6 +12,7 @@ pub mod client;
 pub mod clock;
 pub mod conformance;
 pub mod engine;
+pub mod fuzz;
 pub mod ids;
 pub mod matcher;
 pub mod profile;
