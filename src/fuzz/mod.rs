@@ -20,6 +20,7 @@ pub mod oracle;
 pub mod plan;
 pub mod repro;
 pub mod shrink;
+pub mod targets;
 
 use crate::case::Case;
 use crate::engine::EngineOptions;
