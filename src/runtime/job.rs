@@ -481,9 +481,15 @@ impl Runtime {
         let mut payload = self.authority_descriptor(job);
         payload["subscribed_from"] = json!(job.last_event_seq());
         payload["replayed"] = json!(!replay.is_empty());
+        // §6.2: only to a session that negotiated provisioned_credentials.
+        let negotiated_creds = st
+            .sessions
+            .get(sid)
+            .is_some_and(|s| s.has(Feature::ProvisionedCredentials));
         if (same || self.fault(Fault::LeakCredentialsToSubscriber))
             && !job.terminal
             && !job.credentials.is_empty()
+            && negotiated_creds
         {
             payload["credentials"] = json!(job.credentials);
         }
@@ -607,6 +613,10 @@ impl Runtime {
         };
         let principal = self.session_principal(sid);
         let st = self.lock();
+        let negotiated_creds = st
+            .sessions
+            .get(sid)
+            .is_some_and(|s| s.has(Feature::ProvisionedCredentials));
         let leak = self.fault(Fault::ListJobsLeaks);
         let matching: Vec<&JobState> = st
             .job_order
@@ -635,7 +645,11 @@ impl Runtime {
                 v["status"] = status;
                 v["created_at"] = json!(j.created_at);
                 v["last_event_seq"] = json!(j.last_event_seq());
-                if j.principal == principal && !j.terminal && !j.credentials.is_empty() {
+                if j.principal == principal
+                    && !j.terminal
+                    && !j.credentials.is_empty()
+                    && negotiated_creds
+                {
                     v["credentials"] = json!(j.credentials);
                 }
                 v
