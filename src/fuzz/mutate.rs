@@ -405,7 +405,7 @@ pub fn build(m: &Mutant, ctx: &FrameCtx) -> Built {
                 syntax_broken = true;
             }
             MutOp::Insert(pm, ins) => {
-                let at = floor_char(&text, text.len() * *pm as usize / 1000);
+                let at = past_marker(&text, floor_char(&text, text.len() * *pm as usize / 1000));
                 text.insert_str(at, ins);
                 syntax_broken = true;
             }
@@ -465,6 +465,35 @@ pub fn build(m: &Mutant, ctx: &FrameCtx) -> Built {
         final_type,
         nonce,
     }
+}
+
+/// `at`, moved past a marker that starts at or spans it: text inserted right
+/// before a value the harness fills in later could combine with it (a `\`
+/// before a token starting with `t` is a valid escape), so the frame the
+/// runtime sees would not be the one classified.
+fn past_marker(text: &str, at: usize) -> usize {
+    let mut from = 0;
+    while let Some(i) = text[from..].find([MARK_OPEN, TYPED_OPEN]) {
+        let start = from + i;
+        if start > at {
+            break;
+        }
+        let open = text[start..].chars().next().unwrap_or(MARK_OPEN);
+        let close = if open == MARK_OPEN {
+            MARK_CLOSE
+        } else {
+            TYPED_CLOSE
+        };
+        let Some(len) = text[start..].find(close) else {
+            break;
+        };
+        let end = start + len + close.len_utf8();
+        if at < end {
+            return end;
+        }
+        from = end;
+    }
+    at
 }
 
 fn floor_char(s: &str, mut i: usize) -> usize {
@@ -614,12 +643,23 @@ pub fn closes(m: &Mutant, arcp: &str, session: &str) -> bool {
     b.final_type.as_deref() == Some("session.close") && !matches!(b.class, Class::MustError(_))
 }
 
+/// A case pattern that matches exactly the string `s`: escaped for the
+/// matcher (`$$x` is the literal `$x`), then for templates (`$${`).
+pub fn pattern_literal(s: &str) -> String {
+    let m = if s.starts_with('$') {
+        format!("${s}")
+    } else {
+        s.to_string()
+    };
+    escape_template(&m)
+}
+
 /// The pattern of a message's normal reply, if it has one.
 pub fn reply_pattern(message_type: &str, nonce: Option<&str>) -> Option<Value> {
     Some(match message_type {
         "session.ping" => match nonce {
             Some(n) => {
-                json!({"type": "session.pong", "payload": {"ping_nonce": escape_template(n)}})
+                json!({"type": "session.pong", "payload": {"ping_nonce": pattern_literal(n)}})
             }
             None => json!({"type": "session.pong"}),
         },
@@ -925,6 +965,41 @@ mod tests {
         let m = marker("agents.echo").as_str().unwrap().to_string();
         let hurt = format!("\"{}tru{}\"", &m[..9], &m[9..]);
         assert!(!finalize_text(&hurt).contains("${"), "{hurt:?}");
+    }
+
+    #[test]
+    fn literal_patterns_match_exactly() {
+        for s in crate::fuzz::gen::ODD_STRINGS
+            .iter()
+            .chain(&["$", "$$", "$$${", "$x y", "${now}"])
+        {
+            let p = Value::String(pattern_literal(s));
+            let rendered = crate::template::render(&p, &|_| None).expect("renders");
+            crate::matcher::validate_pattern(&rendered).expect("a valid pattern");
+            assert!(
+                crate::matcher::matches(&rendered, &json!(s)).is_ok(),
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn insertions_never_touch_a_marker() {
+        let f: Vec<String> = vec![];
+        let job = |_: u32| None;
+        let c = ctx(&f, &job);
+        // Wherever a backslash lands, the frame classified is the frame sent.
+        for pm in 0..=1000 {
+            let m = mutant(Base::Hello, vec![MutOp::Insert(pm, "\\".into())]);
+            let b = build(&m, &c);
+            let sent = finalize_text(&b.text).replace("${principal.alice.token}", "tok-alice");
+            let classified = serde_json::from_str::<Value>(&b.text).is_ok();
+            assert_eq!(
+                classified,
+                serde_json::from_str::<Value>(&sent).is_ok(),
+                "{sent}"
+            );
+        }
     }
 
     #[test]
