@@ -4,7 +4,7 @@
 use crate::verdict::Level;
 use crate::wire::{ErrorCode, EventKind, Feature, MessageType};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A rule checked on every frame, with the spec sentence it comes from.
 #[derive(Debug)]
@@ -82,8 +82,14 @@ struct SessionView {
     principal: String,
     features: Vec<String>,
     next_seq: Option<u64>,
-    terminal: HashSet<String>,
+    /// Terminal messages seen per job (since the session began or resumed).
+    terminal: HashMap<String, u32>,
     budget: HashMap<(String, String), f64>,
+    /// Jobs whose history a subscription replayed into this session, and how
+    /// often: each replay may repeat the terminal message and older budget
+    /// counters, and a resume replays those repeats again (without the
+    /// `job.subscribed` that announced them).
+    replayed: HashMap<String, u32>,
 }
 
 /// Watches every inbound frame of one case.
@@ -239,36 +245,36 @@ impl Monitor {
                 "credentials sent although `provisioned_credentials` was not negotiated".into(),
             );
         }
+        // §7.6 allows subscribing with history "earlier in the same
+        // session": the job's history, terminal message included, comes again.
         let replay = kind == Some(MessageType::JobSubscribed)
             && payload.get("replayed") == Some(&Value::Bool(true));
-        if kind == Some(MessageType::JobSubscribed) {
-            // A subscription may replay the job's history into this session
-            // (§7.6 allows subscribing "earlier in the same session"): the
-            // terminal message and older budget counters come again.
+        if replay {
             let j = payload
                 .get("job_id")
                 .and_then(Value::as_str)
                 .unwrap_or(&job);
-            view.terminal.remove(j);
-            view.budget.retain(|(b, _), _| b != j);
+            *view.replayed.entry(j.to_string()).or_default() += 1;
         }
-        if kind.is_some_and(MessageType::is_terminal)
-            && !job.is_empty()
-            && !view.terminal.insert(job.clone())
-        {
-            flag(
-                &TERMINAL,
-                format!(
-                    "a second terminal message ({}) for job {job}",
-                    kind.unwrap()
-                ),
-            );
+        let repeats = view.replayed.get(&job).copied().unwrap_or(0);
+        if kind.is_some_and(MessageType::is_terminal) && !job.is_empty() {
+            let n = view.terminal.entry(job.clone()).or_default();
+            *n += 1;
+            if *n > 1 + repeats {
+                flag(
+                    &TERMINAL,
+                    format!(
+                        "a second terminal message ({}) for job {job}",
+                        kind.unwrap()
+                    ),
+                );
+            }
         }
-        // Budget counters only go down.
+        // Budget counters only go down (a replayed history goes back in time).
         let mut observe = |currency: &str, value: f64| {
             let key = (job.clone(), currency.to_string());
             if let Some(prev) = view.budget.get(&key) {
-                if value > *prev + 1e-9 {
+                if value > *prev + 1e-9 && repeats == 0 {
                     flag(
                         &BUDGET,
                         format!("{currency} budget of job {job} rose from {prev} to {value}"),
@@ -279,7 +285,9 @@ impl Monitor {
         };
         match kind {
             // After a replay the history's counters come next, not this snapshot's.
-            Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed) if !replay => {
+            Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed)
+                if !replay && repeats == 0 =>
+            {
                 let job_key = payload
                     .get("job_id")
                     .and_then(Value::as_str)
@@ -412,5 +420,38 @@ mod tests {
         assert_eq!(run(&mut m, "a", term(8)), ["frame.terminal-once"]);
         m.resumed("a", 6);
         assert!(run(&mut m, "a", term(7)).is_empty());
+    }
+
+    #[test]
+    fn a_history_replay_may_repeat_terminals_and_older_budgets() {
+        let mut m = Monitor::new();
+        m.schema = false;
+        m.opened("a", "alice", &["subscribe".into()]);
+        let term = |seq: u64| json!({"type": "job.result", "job_id": "j", "event_seq": seq, "payload": {"final_status": "success"}});
+        let rem = |x: f64, seq: u64| json!({"type": "job.event", "job_id": "j", "event_seq": seq, "payload": {"kind": "metric", "body": {"name": "cost.budget.remaining", "value": x, "unit": "USD"}}});
+        assert!(run(&mut m, "a", rem(0.5, 1)).is_empty());
+        assert!(run(&mut m, "a", rem(-1.0, 2)).is_empty());
+        assert!(run(&mut m, "a", term(3)).is_empty());
+        let sub = json!({"type": "job.subscribed", "job_id": "j", "payload": {"job_id": "j", "replayed": true}});
+        assert!(run(&mut m, "a", sub).is_empty());
+        assert!(run(&mut m, "a", rem(0.5, 4)).is_empty());
+        assert!(run(&mut m, "a", rem(-1.0, 5)).is_empty());
+        assert!(run(&mut m, "a", term(6)).is_empty());
+        // A resume replays both copies, without the job.subscribed between them.
+        m.resumed("a", 0);
+        for (i, f) in [
+            rem(0.5, 1),
+            rem(-1.0, 2),
+            term(3),
+            rem(0.5, 4),
+            rem(-1.0, 5),
+            term(6),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert!(run(&mut m, "a", f).is_empty(), "frame {i}");
+        }
+        assert_eq!(run(&mut m, "a", term(7)), ["frame.terminal-once"]);
     }
 }
