@@ -14,6 +14,13 @@ use super::mutate::{self, Class, FrameCtx};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
+/// A `session.error` answering the request with this id: its `request_id`
+/// (when the runtime sends one) must be that id, so a stale error from an
+/// earlier request does not stand in for it.
+fn error_for(id: &str) -> Value {
+    json!({"type": "session.error", "payload": {"request_id": {"$one_of": [id, "$absent"]}}})
+}
+
 /// What a step checks, for signatures.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepTag {
@@ -73,6 +80,7 @@ struct Renderer<'a> {
     captured: BTreeSet<u32>,
     nonce: u32,
     tokens: u32,
+    ids: u64,
 }
 
 impl Renderer<'_> {
@@ -84,6 +92,13 @@ impl Renderer<'_> {
             message: message.to_string(),
             rule: rule.to_string(),
         });
+    }
+
+    /// A message id of the shape peers validate, unique in the case, so a
+    /// `session.error` can be told apart by its `request_id`.
+    fn msg_id(&mut self) -> String {
+        self.ids += 1;
+        format!("msg_01FZ{:022}", self.ids)
     }
 
     fn nonce(&mut self) -> String {
@@ -161,8 +176,13 @@ impl Renderer<'_> {
                     .as_deref()
                     .and_then(|t| mutate::reply_pattern(t, built.nonce.as_deref()))
                 {
+                    let err = if id_intact {
+                        error_for(&m.id)
+                    } else {
+                        json!({"type": "session.error"})
+                    };
                     self.push(
-                        json!({"expect": {"session": s, "match": {"$one_of": [reply, {"type": "session.error"}]}}}),
+                        json!({"expect": {"session": s, "match": {"$one_of": [reply, err]}}}),
                         "reply",
                         &message,
                         &label,
@@ -325,8 +345,10 @@ impl Renderer<'_> {
                 let j = self.st.jobs[job].clone();
                 let me = self.st.slot(*s).clone();
                 let name = format!("${{j{job}}}");
+                let id = self.msg_id();
+                let err = error_for(&id);
                 self.push(
-                    json!({"send": {"session": s.name(), "type": "job.cancel", "payload": {"job_id": name}}}),
+                    json!({"send": {"session": s.name(), "type": "job.cancel", "payload": {"job_id": name}, "envelope": {"id": id}}}),
                     "send",
                     "job.cancel",
                     "cancel",
@@ -336,26 +358,14 @@ impl Renderer<'_> {
                     (
                         "reply",
                         "cancel",
-                        json!({"$one_of": [{"type": "job.cancelled"}, {"type": "session.error"}]}),
+                        json!({"$one_of": [{"type": "job.cancelled"}, err]}),
                     )
                 } else if j.principal != me.who.principal() {
-                    (
-                        "error-frame",
-                        "cancel-other-principal",
-                        json!({"type": "session.error"}),
-                    )
+                    ("error-frame", "cancel-other-principal", err)
                 } else if me.subscribed.contains(job) {
-                    (
-                        "error-frame",
-                        "cancel-by-subscriber",
-                        json!({"type": "session.error"}),
-                    )
+                    ("error-frame", "cancel-by-subscriber", err)
                 } else {
-                    (
-                        "error-frame",
-                        "cancel-other-session",
-                        json!({"type": "session.error"}),
-                    )
+                    ("error-frame", "cancel-other-session", err)
                 };
                 self.push(
                     json!({"expect": {"session": s.name(), "match": pattern}}),
@@ -373,8 +383,10 @@ impl Renderer<'_> {
                     payload["history"] = json!(true);
                 }
                 self.features.insert("subscribe".into());
+                let id = self.msg_id();
+                let err = error_for(&id);
                 self.push(
-                    json!({"send": {"session": s.name(), "type": "job.subscribe", "payload": payload}}),
+                    json!({"send": {"session": s.name(), "type": "job.subscribe", "payload": payload, "envelope": {"id": id}}}),
                     "send",
                     "job.subscribe",
                     "subscribe",
@@ -384,16 +396,12 @@ impl Renderer<'_> {
                     (
                         "reply",
                         "subscribe-own",
-                        json!({"$one_of": [subscribed, {"type": "session.error"}]}),
+                        json!({"$one_of": [subscribed, err]}),
                     )
                 } else if j.principal == me.who.principal() {
                     ("accept", "subscribe-same-principal", subscribed)
                 } else {
-                    (
-                        "error-frame",
-                        "subscribe-other-principal",
-                        json!({"type": "session.error"}),
-                    )
+                    ("error-frame", "subscribe-other-principal", err)
                 };
                 self.push(
                     json!({"expect": {"session": s.name(), "match": pattern}}),
@@ -429,14 +437,15 @@ impl Renderer<'_> {
                         "list-jobs-hides-other-principals",
                     )
                 };
+                let id = self.msg_id();
                 self.push(
-                    json!({"send": {"session": s.name(), "type": "session.list_jobs", "payload": {}}}),
+                    json!({"send": {"session": s.name(), "type": "session.list_jobs", "payload": {}, "envelope": {"id": id}}}),
                     "send",
                     "session.list_jobs",
                     rule,
                 );
                 self.push(
-                    json!({"expect": {"session": s.name(), "match": {"type": "session.jobs", "payload": {"jobs": jobs}}}}),
+                    json!({"expect": {"session": s.name(), "match": {"type": "session.jobs", "payload": {"jobs": jobs, "request_id": {"$one_of": [id, "$absent"]}}}}}),
                     "accept",
                     "session.list_jobs",
                     rule,
@@ -445,14 +454,17 @@ impl Renderer<'_> {
             Action::Ack { s } => {
                 self.features.insert("ack".into());
                 let n = s.name();
+                let id = self.msg_id();
                 self.push(
-                    json!({"send": {"session": n, "type": "session.ack", "payload": {"last_processed_seq": format!("${{session.{n}.last_seq}}")}}}),
+                    json!({"send": {"session": n, "type": "session.ack", "payload": {"last_processed_seq": format!("${{session.{n}.last_seq}}")}, "envelope": {"id": id}}}),
                     "send",
                     "session.ack",
                     "ack",
                 );
+                // Only an error naming this ack counts (a runtime that sends
+                // no request_id cannot be judged here).
                 self.push(
-                    json!({"expect_none": {"session": n, "match": {"type": "session.error"}, "for": "300ms"}}),
+                    json!({"expect_none": {"session": n, "match": {"type": "session.error", "payload": {"request_id": id}}, "for": "300ms"}}),
                     "no-error",
                     "session.ack",
                     "ack",
@@ -583,6 +595,7 @@ pub fn render(actions: &[Action], cfg: &ModelConfig, header: &Header) -> Plan {
         captured: BTreeSet::new(),
         nonce: 0,
         tokens: 0,
+        ids: 0,
     };
     let mut rendered = vec![];
     for (i, a) in actions.iter().enumerate() {
