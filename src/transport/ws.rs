@@ -284,10 +284,26 @@ async fn write_messages<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     tokio::pin!(stop);
+    // The reader stopping without a close frame to send (our side dropped its
+    // receiver, or the peer went away) does not make what is still queued
+    // pointless: a runtime's last frames (a refusal, session.closed) come
+    // right before it drops the connection. Keep writing until the queue ends
+    // or a write fails.
+    let mut watching = true;
     loop {
-        let frame = tokio::select! {
-            f = rx.recv() => f,
-            close = &mut stop => return send_close(&mut sink, close.ok()).await,
+        let frame = if watching {
+            tokio::select! {
+                f = rx.recv() => f,
+                close = &mut stop => match close {
+                    Ok(c) => return send_close(&mut sink, Some(c)).await,
+                    Err(_) => {
+                        watching = false;
+                        continue;
+                    }
+                },
+            }
+        } else {
+            rx.recv().await
         };
         let Some(frame) = frame else {
             // Every sender is gone: a normal close (1000), as the peer expects.
@@ -297,9 +313,32 @@ async fn write_messages<S>(
             };
             return send_close(&mut sink, Some(normal)).await;
         };
-        tokio::select! {
-            r = sink.send(Message::text(frame)) => if r.is_err() { return },
-            close = &mut stop => return send_close(&mut sink, close.ok()).await,
+        // A send is never abandoned half way unless a close frame is due.
+        let close = {
+            let send = sink.send(Message::text(frame));
+            tokio::pin!(send);
+            let sent = if watching {
+                tokio::select! {
+                    r = &mut send => Ok(r.is_ok()),
+                    close = &mut stop => match close {
+                        Ok(c) => Err(c),
+                        Err(_) => {
+                            watching = false;
+                            Ok(send.await.is_ok())
+                        }
+                    },
+                }
+            } else {
+                Ok(send.await.is_ok())
+            };
+            match sent {
+                Ok(true) => None,
+                Ok(false) => return,
+                Err(c) => Some(c),
+            }
+        };
+        if let Some(c) = close {
+            return send_close(&mut sink, Some(c)).await;
         }
     }
 }
