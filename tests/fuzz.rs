@@ -107,6 +107,8 @@ async fn fault_free_runtime_yields_nothing() {
     opts.iterations = Some(80);
     opts.max_findings = None;
     opts.shrink_runs = 0;
+    // Full deadlines: a loaded machine must not look like a hang here.
+    opts.engine.timeout_scale = 1.0;
     let report = fuzz::fuzz(Arc::new(target(None)), opts, |_| {}).await;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert_eq!(report.iterations, 80);

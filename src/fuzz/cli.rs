@@ -119,10 +119,16 @@ pub fn summary(r: &FuzzReport, target: &str) -> String {
         r.frames_per_sec(),
         target
     );
+    let shrink_runs: usize = r.findings.iter().map(|f| f.shrink_runs).sum();
     s.push_str(&format!(
-        "{} finding(s), {} repeat(s) of known ones\n",
+        "{} finding(s), {} repeat(s) of known ones{}\n",
         r.findings.len(),
-        r.repeats
+        r.repeats,
+        if shrink_runs > 0 {
+            format!(" (the time includes {shrink_runs} shrinking runs)")
+        } else {
+            String::new()
+        }
     ));
     for f in &r.findings {
         s.push_str(&format!(
