@@ -4,7 +4,7 @@
 use crate::verdict::Level;
 use crate::wire::{ErrorCode, EventKind, Feature, MessageType};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A rule checked on every frame, with the spec sentence it comes from.
 #[derive(Debug)]
@@ -82,8 +82,14 @@ struct SessionView {
     principal: String,
     features: Vec<String>,
     next_seq: Option<u64>,
-    terminal: HashSet<String>,
+    /// Terminal messages seen per job (since the session began or resumed).
+    terminal: HashMap<String, u32>,
     budget: HashMap<(String, String), f64>,
+    /// Jobs whose history a subscription replayed into this session, and how
+    /// often: each replay may repeat the terminal message and older budget
+    /// counters, and a resume replays those repeats again (without the
+    /// `job.subscribed` that announced them).
+    replayed: HashMap<String, u32>,
 }
 
 /// Watches every inbound frame of one case.
@@ -104,15 +110,23 @@ impl Monitor {
         }
     }
 
-    /// A session was established (welcome received) with these features.
+    /// A session was established (welcome received) with these features: a
+    /// new session under this name, with its own count (a resume restores
+    /// the count right after, with [`Monitor::resumed`]).
     pub fn opened(&mut self, session: &str, principal: &str, features: &[String]) {
-        let v = self.sessions.entry(session.to_string()).or_default();
-        // `alice2` is a second token of the same principal as `alice`.
-        v.principal = match principal {
-            "alice2" => "alice".to_string(),
-            p => p.to_string(),
-        };
-        v.features = features.to_vec();
+        // A new session under a reused name starts its own count; `alice2` is
+        // a second token of the same principal as `alice`.
+        self.sessions.insert(
+            session.to_string(),
+            SessionView {
+                principal: match principal {
+                    "alice2" => "alice".to_string(),
+                    p => p.to_string(),
+                },
+                features: features.to_vec(),
+                ..SessionView::default()
+            },
+        );
     }
 
     /// The session resumed from `last_event_seq`: replay restarts the count.
@@ -236,23 +250,36 @@ impl Monitor {
                 "credentials sent although `provisioned_credentials` was not negotiated".into(),
             );
         }
-        if kind.is_some_and(MessageType::is_terminal)
-            && !job.is_empty()
-            && !view.terminal.insert(job.clone())
-        {
-            flag(
-                &TERMINAL,
-                format!(
-                    "a second terminal message ({}) for job {job}",
-                    kind.unwrap()
-                ),
-            );
+        // §7.6 allows subscribing with history "earlier in the same
+        // session": the job's history, terminal message included, comes again.
+        let replay = kind == Some(MessageType::JobSubscribed)
+            && payload.get("replayed") == Some(&Value::Bool(true));
+        if replay {
+            let j = payload
+                .get("job_id")
+                .and_then(Value::as_str)
+                .unwrap_or(&job);
+            *view.replayed.entry(j.to_string()).or_default() += 1;
         }
-        // Budget counters only go down.
+        let repeats = view.replayed.get(&job).copied().unwrap_or(0);
+        if kind.is_some_and(MessageType::is_terminal) && !job.is_empty() {
+            let n = view.terminal.entry(job.clone()).or_default();
+            *n += 1;
+            if *n > 1 + repeats {
+                flag(
+                    &TERMINAL,
+                    format!(
+                        "a second terminal message ({}) for job {job}",
+                        kind.unwrap()
+                    ),
+                );
+            }
+        }
+        // Budget counters only go down (a replayed history goes back in time).
         let mut observe = |currency: &str, value: f64| {
             let key = (job.clone(), currency.to_string());
             if let Some(prev) = view.budget.get(&key) {
-                if value > *prev + 1e-9 {
+                if value > *prev + 1e-9 && repeats == 0 {
                     flag(
                         &BUDGET,
                         format!("{currency} budget of job {job} rose from {prev} to {value}"),
@@ -262,7 +289,10 @@ impl Monitor {
             view.budget.insert(key, value);
         };
         match kind {
-            Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed) => {
+            // After a replay the history's counters come next, not this snapshot's.
+            Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed)
+                if !replay && repeats == 0 =>
+            {
                 let job_key = payload
                     .get("job_id")
                     .and_then(Value::as_str)
@@ -395,5 +425,38 @@ mod tests {
         assert_eq!(run(&mut m, "a", term(8)), ["frame.terminal-once"]);
         m.resumed("a", 6);
         assert!(run(&mut m, "a", term(7)).is_empty());
+    }
+
+    #[test]
+    fn a_history_replay_may_repeat_terminals_and_older_budgets() {
+        let mut m = Monitor::new();
+        m.schema = false;
+        m.opened("a", "alice", &["subscribe".into()]);
+        let term = |seq: u64| json!({"type": "job.result", "job_id": "j", "event_seq": seq, "payload": {"final_status": "success"}});
+        let rem = |x: f64, seq: u64| json!({"type": "job.event", "job_id": "j", "event_seq": seq, "payload": {"kind": "metric", "body": {"name": "cost.budget.remaining", "value": x, "unit": "USD"}}});
+        assert!(run(&mut m, "a", rem(0.5, 1)).is_empty());
+        assert!(run(&mut m, "a", rem(-1.0, 2)).is_empty());
+        assert!(run(&mut m, "a", term(3)).is_empty());
+        let sub = json!({"type": "job.subscribed", "job_id": "j", "payload": {"job_id": "j", "replayed": true}});
+        assert!(run(&mut m, "a", sub).is_empty());
+        assert!(run(&mut m, "a", rem(0.5, 4)).is_empty());
+        assert!(run(&mut m, "a", rem(-1.0, 5)).is_empty());
+        assert!(run(&mut m, "a", term(6)).is_empty());
+        // A resume replays both copies, without the job.subscribed between them.
+        m.resumed("a", 0);
+        for (i, f) in [
+            rem(0.5, 1),
+            rem(-1.0, 2),
+            term(3),
+            rem(0.5, 4),
+            rem(-1.0, 5),
+            term(6),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert!(run(&mut m, "a", f).is_empty(), "frame {i}");
+        }
+        assert_eq!(run(&mut m, "a", term(7)), ["frame.terminal-once"]);
     }
 }

@@ -65,6 +65,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         write: Option<PathBuf>,
     },
+    /// Fuzz a runtime with generated sequences and mutated frames; write reproducers.
+    Fuzz(Box<crate::fuzz::cli::FuzzArgs>),
     /// Show what changed between two result files (--json output).
     Diff { old: PathBuf, new: PathBuf },
     /// Render cases × implementations from result files, as Markdown and HTML.
@@ -332,6 +334,7 @@ pub fn main() -> i32 {
             Some(Command::Client(args)) => crate::clienttest::cli::run(*args).await,
             Some(Command::Driver(args)) => crate::clienttest::cli::driver(args).await,
             Some(Command::Relay { url }) => crate::clienttest::cli::relay(&url).await,
+            Some(Command::Fuzz(args)) => crate::fuzz::cli::command(*args).await,
             Some(Command::Conformance { file, check }) => conformance(&file, check),
             Some(Command::Diff { old, new }) => diff(&old, &new),
             Some(Command::Probe {
@@ -393,7 +396,7 @@ pub fn select(sel: &SelectArgs) -> Result<Vec<Case>, UsageError> {
     Ok(picked)
 }
 
-fn parse_faults(names: &[String]) -> Result<Faults, UsageError> {
+pub(crate) fn parse_faults(names: &[String]) -> Result<Faults, UsageError> {
     names
         .iter()
         .map(|n| {

@@ -14,6 +14,7 @@ pub mod clienttest;
 pub mod clock;
 pub mod conformance;
 pub mod engine;
+pub mod fuzz;
 pub mod ids;
 pub mod matcher;
 pub mod probe;

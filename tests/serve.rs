@@ -107,3 +107,36 @@ async fn serve_ws_passes_the_suite() {
         .collect();
     assert_all_pass(&results, false);
 }
+
+#[test]
+fn serve_stdio_flushes_its_last_frame_before_exiting() {
+    // The runtime closes after refusing a hello; the refusal must reach
+    // stdout before the process exits. `arcp-conform fuzz` over stdio once
+    // saw it lost (the writer task was dropped at exit); the race is rare, so
+    // this loop only catches it sometimes.
+    use std::io::{BufRead, Write};
+    for _ in 0..20 {
+        let mut child = std::process::Command::new(BIN)
+            .args(["serve", "--stdio"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(
+            stdin,
+            r#"{{"arcp":"1.1","id":"m1","type":"session.hello","payload":{{"auth":{{"scheme":"bearer","token":"nope"}}}}}}"#
+        )
+        .unwrap();
+        let lines: Vec<String> = std::io::BufReader::new(child.stdout.take().unwrap())
+            .lines()
+            .map_while(Result::ok)
+            .collect();
+        drop(stdin);
+        child.wait().unwrap();
+        assert!(
+            lines.iter().any(|l| l.contains("UNAUTHENTICATED")),
+            "{lines:?}"
+        );
+    }
+}

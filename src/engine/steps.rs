@@ -602,9 +602,14 @@ impl Run<'_> {
     async fn resume(&mut self, r: &Resume) -> StepResult {
         let last = self.render(&r.last_event_seq)?;
         let token = self.render(&r.token)?;
-        let (id, principal, features) = {
+        let (id, principal, features, token_before) = {
             let s = self.sess(&r.session)?;
-            (s.id.clone(), s.principal.clone(), s.features.clone())
+            (
+                s.id.clone(),
+                s.principal.clone(),
+                s.features.clone(),
+                s.resume_token.clone(),
+            )
         };
         let conn = self.target.connect(&self.instance).await.map_err(|e| {
             Stop::target(format!(
@@ -614,10 +619,6 @@ impl Run<'_> {
         })?;
         self.wire
             .log(&r.session, Direction::Note, "reconnected for resume");
-        let old_token = self
-            .sessions
-            .get(&r.session)
-            .and_then(|s| s.resume_token.clone());
         let mut sess = Sess::new(
             conn,
             &principal,
@@ -626,8 +627,10 @@ impl Run<'_> {
             self.target.clock.clone(),
         );
         sess.set_id(id.clone());
-        // A refused resume leaves the previous token in place for a retry.
-        sess.resume_token = old_token;
+        // Until a welcome says otherwise, the latest token and the features
+        // are the ones we had: a refused resume must not lose them.
+        sess.resume_token = token_before;
+        sess.features = features.clone();
         sess.last_seq = last.as_u64().unwrap_or(0);
         if let Some(old) = self.sessions.insert(r.session.clone(), sess) {
             old.shutdown().await;

@@ -145,6 +145,13 @@ impl Conformance {
             ));
             return;
         }
+        let total = step.get("total").and_then(Value::as_f64).unwrap_or(0.0);
+        if total < 0.0 {
+            self.warn(format!(
+                "progress total {total} rejected: must be non-negative"
+            ));
+            return;
+        }
         let mut body = json!({"current": step.get("current").cloned().unwrap_or(json!(0))});
         for k in ["total", "units", "message"] {
             if let Some(v) = step.get(k) {

@@ -184,7 +184,8 @@ impl Runtime {
         let max_runtime = match p.get("max_runtime_sec") {
             None | Some(Value::Null) => None,
             Some(v) => match v.as_f64() {
-                Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
+                // Beyond what a Duration holds: no limit in practice.
+                Some(s) if s > 0.0 && s.is_finite() => Duration::try_from_secs_f64(s).ok(),
                 _ => {
                     return refuse(
                         ErrorCode::InvalidRequest,
@@ -517,10 +518,22 @@ impl Runtime {
                 "this principal may not observe that job",
             );
         }
+        // §6.2: replay only the event kinds this session negotiated, as live delivery does.
+        let negotiated = |h: &&super::state::HistoryItem| {
+            let needs = h
+                .payload
+                .get("kind")
+                .and_then(Value::as_str)
+                .and_then(crate::wire::EventKind::parse)
+                .and_then(|k| k.feature());
+            needs.is_none_or(|f| st.sessions.get(sid).is_some_and(|s| s.has(f)))
+                || self.fault(Fault::IgnoreFeatureIntersection)
+        };
         let replay: Vec<(MessageType, Value)> = if history {
             job.history
                 .iter()
                 .skip(from as usize)
+                .filter(negotiated)
                 .map(|h| {
                     let p = if same || self.leaks_credentials() {
                         h.payload.clone()
@@ -536,10 +549,16 @@ impl Runtime {
         let mut payload = self.authority_descriptor(job);
         payload["subscribed_from"] = json!(job.last_event_seq());
         payload["replayed"] = json!(!replay.is_empty());
+        // §6.2: only to a session that negotiated provisioned_credentials.
+        let negotiated_creds = st
+            .sessions
+            .get(sid)
+            .is_some_and(|s| s.has(Feature::ProvisionedCredentials));
         if (same || self.leaks_credentials())
             && !job.terminal
             && !job.credentials.is_empty()
             && !self.fault(Fault::RedactCredentialsForSubmitter)
+            && negotiated_creds
         {
             payload["credentials"] = json!(job.credentials);
         }
@@ -663,6 +682,10 @@ impl Runtime {
         };
         let principal = self.session_principal(sid);
         let mut st = self.lock();
+        let negotiated_creds = st
+            .sessions
+            .get(sid)
+            .is_some_and(|s| s.has(Feature::ProvisionedCredentials));
         let leak_creds = self.fault(Fault::ListJobsLeaksCredentials);
         let leak = self.fault(Fault::ListJobsLeaks) || leak_creds;
         let matching: Vec<&JobState> = st
@@ -696,7 +719,11 @@ impl Runtime {
                 v["last_event_seq"] = json!(j.last_event_seq());
                 let mine =
                     j.principal == principal && !self.fault(Fault::RedactCredentialsForSubmitter);
-                if (mine || leak_creds) && !j.terminal && !j.credentials.is_empty() {
+                if (mine || leak_creds)
+                    && !j.terminal
+                    && !j.credentials.is_empty()
+                    && negotiated_creds
+                {
                     v["credentials"] = json!(j.credentials);
                 }
                 v

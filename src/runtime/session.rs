@@ -325,6 +325,13 @@ impl Connection {
             MessageType::SessionHello | MessageType::SessionResume => {
                 refuse(ErrorCode::InvalidRequest, "session already established")
             }
+            MessageType::SessionPing if !env.payload.get("nonce").is_some_and(Value::is_string) => {
+                // The pong must echo a string nonce (§6.4); without one the ping is malformed.
+                refuse(
+                    ErrorCode::InvalidRequest,
+                    "session.ping needs a string nonce",
+                )
+            }
             MessageType::SessionPing => {
                 if !self.rt.fault(Fault::NoPong) {
                     let nonce = env.payload.get("nonce").cloned().unwrap_or(Value::Null);

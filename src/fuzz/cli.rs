@@ -1,0 +1,229 @@
+//! The `fuzz` subcommand's flags and driver.
+
+use super::{FuzzOptions, FuzzReport};
+use crate::cli::UsageError;
+use crate::engine::EngineOptions;
+use crate::profile::Profile;
+use crate::target::{self, Target};
+use crate::transport::TransportOptions;
+use clap::Args;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Args, Debug, Clone)]
+pub struct FuzzArgs {
+    /// Seed of the generator (default: from the clock; printed either way).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop after N iterations (default 100 unless --duration is given).
+    #[arg(long, value_name = "N")]
+    pub iterations: Option<u64>,
+    /// Stop starting iterations after SECS seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// The runtime to fuzz: a shell command speaking NDJSON on stdio, or a ws:// URL.
+    /// Without it, the embedded reference runtime.
+    #[arg(long, short = 't', value_name = "CMD|URL")]
+    pub target: Option<String>,
+    /// Target profile (YAML): tokens, agent roles, time scale, dialect.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Switch on a fault in the embedded runtime (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub fault: Vec<String>,
+    /// Write reproducers (case files) here.
+    #[arg(long, default_value = "fuzz-findings", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Iterations run at once.
+    #[arg(long, short = 'j', default_value_t = 2, value_name = "N")]
+    pub jobs: usize,
+    /// Most actions per iteration.
+    #[arg(long, default_value_t = 14, value_name = "N")]
+    pub max_actions: usize,
+    /// Stop after this many distinct findings.
+    #[arg(long, value_name = "N")]
+    pub max_findings: Option<usize>,
+    /// Most runs spent shrinking one finding (0: write it unshrunk).
+    #[arg(long, default_value_t = 150, value_name = "N")]
+    pub shrink_runs: usize,
+    /// Multiply every deadline by this factor.
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    pub timeout_scale: f64,
+    /// Protocol seconds per wall second of the target (default: 10 embedded, else the profile's).
+    #[arg(long, value_name = "F")]
+    pub time_scale: Option<f64>,
+    /// Largest frame accepted from the target, in bytes.
+    #[arg(long, default_value_t = crate::transport::DEFAULT_FRAME_CAP, value_name = "BYTES")]
+    pub frame_cap: usize,
+    /// Print only findings and the summary.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+async fn build_target(a: &FuzzArgs) -> Result<Target, UsageError> {
+    if !(a.timeout_scale > 0.0 && a.timeout_scale.is_finite()) {
+        return Err(UsageError(
+            "--timeout-scale must be a positive number".into(),
+        ));
+    }
+    if a.time_scale.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+        return Err(UsageError("--time-scale must be a positive number".into()));
+    }
+    let mut profile = match &a.profile {
+        Some(p) => Profile::load(p)?,
+        None => Profile::default(),
+    };
+    let transport = TransportOptions {
+        frame_cap: a.frame_cap,
+        ..TransportOptions::default()
+    };
+    match a.target.clone().or_else(|| profile.target.clone()) {
+        None => {
+            let mut cfg =
+                target::suite_runtime_config(a.time_scale.unwrap_or(target::EMBEDDED_TIME_SCALE));
+            cfg.faults = crate::cli::parse_faults(&a.fault)?;
+            let mut t = Target::embedded(cfg);
+            t.transport = transport;
+            Ok(t)
+        }
+        Some(spec) => {
+            if !a.fault.is_empty() {
+                return Err(UsageError(
+                    "--fault applies to the embedded runtime only".into(),
+                ));
+            }
+            if let Some(ts) = a.time_scale {
+                profile.time_scale = ts;
+            }
+            let t = Target::external(&spec, profile, transport)
+                .await
+                .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+            t.preflight()
+                .await
+                .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+            Ok(t)
+        }
+    }
+}
+
+/// Print the summary of a run.
+pub fn summary(r: &FuzzReport, target: &str) -> String {
+    let mut s = format!(
+        "arcp-conform fuzz: seed {}, {} iterations in {:.1}s ({:.1} iterations/s, {} frames, {:.0} frames/s) against {}\n",
+        r.seed,
+        r.iterations,
+        r.elapsed.as_secs_f64(),
+        r.iterations_per_sec(),
+        r.frames,
+        r.frames_per_sec(),
+        target
+    );
+    let shrink_runs: usize = r.findings.iter().map(|f| f.shrink_runs).sum();
+    s.push_str(&format!(
+        "{} finding(s), {} repeat(s) of known ones{}\n",
+        r.findings.len(),
+        r.repeats,
+        if shrink_runs > 0 {
+            format!(" (the time includes {shrink_runs} shrinking runs)")
+        } else {
+            String::new()
+        }
+    ));
+    for f in &r.findings {
+        s.push_str(&format!(
+            "  {} ({}; replays {}) {}\n",
+            f.signature,
+            f.verdict.label(),
+            f.replay.label(),
+            f.path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ));
+    }
+    for e in &r.errors {
+        s.push_str(&format!("fuzzer problem: {e}\n"));
+    }
+    s
+}
+
+/// `arcp-conform fuzz`. Exit code: 0 nothing found, 1 findings, 2 bad usage.
+pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
+    let seed = a.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    });
+    if let Some(d) = a.duration {
+        if !(d > 0.0 && d.is_finite()) {
+            return Err(UsageError("--duration must be a positive number".into()));
+        }
+    }
+    let target = Arc::new(build_target(&a).await?);
+    let engine = EngineOptions {
+        timeout_scale: a.timeout_scale,
+        schema: true,
+    };
+    let base = super::model::ModelConfig {
+        max_actions: a.max_actions.max(2),
+        ..Default::default()
+    };
+    let model = match super::model_config(&target, &engine, &base).await {
+        Ok(m) => m,
+        Err(o) => {
+            eprintln!(
+                "arcp-conform fuzz: the target failed the handshake probe: {}",
+                o.reason
+            );
+            return Ok(1);
+        }
+    };
+    let opts = FuzzOptions {
+        seed,
+        iterations: a.iterations,
+        duration: a.duration.map(Duration::from_secs_f64),
+        jobs: a.jobs.max(1),
+        max_findings: a.max_findings,
+        out: Some(a.out.clone()),
+        shrink_runs: a.shrink_runs,
+        engine,
+        model,
+        target_arg: a.target.clone(),
+        faults: a.fault.clone(),
+        ..FuzzOptions::default()
+    };
+    if !a.quiet {
+        println!(
+            "arcp-conform fuzz: seed {seed} against {}{}",
+            target.describe(),
+            if a.fault.is_empty() {
+                String::new()
+            } else {
+                format!(" (faults: {})", a.fault.join(", "))
+            }
+        );
+    }
+    let report = super::fuzz(target.clone(), opts, |f| {
+        println!(
+            "finding: {} ({}) at iteration {}, shrunk {} -> {} actions{}",
+            f.signature,
+            f.verdict.label(),
+            f.iteration,
+            f.original_actions,
+            f.actions.len(),
+            f.path
+                .as_ref()
+                .map(|p| format!(": {}", p.display()))
+                .unwrap_or_default()
+        );
+    })
+    .await;
+    print!("{}", summary(&report, &target.describe()));
+    Ok(if report.findings.is_empty() && report.errors.is_empty() {
+        0
+    } else {
+        1
+    })
+}

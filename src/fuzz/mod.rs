@@ -1,0 +1,369 @@
+//! `arcp-conform fuzz`: model-based protocol fuzzing of a runtime.
+//!
+//! Each iteration generates a sequence of client actions from a model of the
+//! protocol's states ([`model`]) mixed with single-frame mutations
+//! ([`mutate`]), renders it as a case of the case language with the
+//! expectations that judge it ([`plan`]), and runs that case through the
+//! ordinary engine ([`crate::engine::run_case`]), so every frame is also
+//! checked by [`crate::checks::Monitor`]. A failed iteration is judged into a
+//! signature ([`oracle`]); the first time a signature is seen the sequence is
+//! shrunk ([`shrink`]) and written as a reproducer ([`repro`]).
+//!
+//! Randomness comes from proptest's ChaCha RNG seeded from `--seed` and the
+//! iteration number ([`gen`]): one seed always generates the same sequences.
+
+pub mod cli;
+pub mod gen;
+pub mod model;
+pub mod mutate;
+pub mod oracle;
+pub mod plan;
+pub mod repro;
+pub mod shrink;
+pub mod targets;
+
+use crate::case::Case;
+use crate::engine::EngineOptions;
+use crate::target::Target;
+use crate::verdict::{Direction, Outcome, Verdict};
+use model::{Action, ModelConfig};
+use oracle::Signature;
+use plan::{Header, Plan};
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How to fuzz.
+#[derive(Debug, Clone)]
+pub struct FuzzOptions {
+    pub seed: u64,
+    /// Stop after this many iterations.
+    pub iterations: Option<u64>,
+    /// Stop starting iterations after this long.
+    pub duration: Option<Duration>,
+    /// Iterations run at once.
+    pub jobs: usize,
+    /// Stop starting iterations once this many findings are in.
+    pub max_findings: Option<usize>,
+    /// Write reproducers here (none: do not write).
+    pub out: Option<PathBuf>,
+    /// Shrink findings (at most this many runs each; 0: do not shrink).
+    pub shrink_runs: usize,
+    /// Wall-clock bound on shrinking one finding.
+    pub shrink_time: Duration,
+    pub engine: EngineOptions,
+    pub model: ModelConfig,
+    /// For reproducer comments: `--target` and `--fault` as given.
+    pub target_arg: Option<String>,
+    pub faults: Vec<String>,
+}
+
+impl Default for FuzzOptions {
+    fn default() -> Self {
+        FuzzOptions {
+            seed: 0,
+            iterations: Some(100),
+            duration: None,
+            jobs: 1,
+            max_findings: None,
+            out: None,
+            shrink_runs: 150,
+            shrink_time: Duration::from_secs(30),
+            engine: EngineOptions::default(),
+            model: ModelConfig::default(),
+            target_arg: None,
+            faults: vec![],
+        }
+    }
+}
+
+/// One bug, shrunk.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub signature: Signature,
+    pub verdict: Verdict,
+    pub reason: String,
+    pub seed: u64,
+    pub iteration: u64,
+    pub original_actions: usize,
+    pub actions: Vec<Action>,
+    /// The reproducer (comments and case).
+    pub text: String,
+    /// Where it was written.
+    pub path: Option<PathBuf>,
+    /// Verdict of the reproducer as written, replayed once more.
+    pub replay: Verdict,
+    pub shrink_runs: usize,
+}
+
+/// What a fuzz run did.
+#[derive(Debug, Clone, Default)]
+pub struct FuzzReport {
+    pub seed: u64,
+    pub iterations: u64,
+    /// Frames sent and received by the iterations (not by shrinking).
+    pub frames: u64,
+    pub elapsed: Duration,
+    pub findings: Vec<Finding>,
+    /// Iterations that failed again with an already known signature.
+    pub repeats: u64,
+    /// Problems of the fuzzer itself (a rendered case that does not load).
+    pub errors: Vec<String>,
+    /// Order-independent digest of every generated case: equal for equal
+    /// seeds and iteration counts.
+    pub digest: u64,
+}
+
+impl FuzzReport {
+    pub fn iterations_per_sec(&self) -> f64 {
+        self.iterations as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    pub fn frames_per_sec(&self) -> f64 {
+        self.frames as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The actions and rendered case of one iteration (pure: no target needed).
+pub fn plan_for(seed: u64, iteration: u64, cfg: &ModelConfig) -> (Vec<Action>, Plan) {
+    let mut g = gen::Gen::new(seed, iteration);
+    let actions = model::generate(&mut g, cfg);
+    let plan = plan::render(&actions, cfg, &Header::iteration(seed, iteration));
+    (actions, plan)
+}
+
+/// Load a rendered plan as a case.
+pub fn load(plan: &Plan) -> Result<Case, String> {
+    crate::case::parse_str(&plan.yaml, std::path::Path::new("<fuzz>"))
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next()
+        .ok_or_else(|| "the rendered case is empty".to_string())
+}
+
+/// Run a rendered plan against the target.
+pub async fn run_plan(
+    target: &Target,
+    plan: &Plan,
+    engine: &EngineOptions,
+) -> Result<(Case, Outcome), String> {
+    let case = load(plan)?;
+    let outcome = crate::engine::run_case(&case, target, engine).await;
+    Ok((case, outcome))
+}
+
+/// What the model may use on `target`: probe it (hello offering every
+/// feature) and read its profile.
+pub async fn model_config(
+    target: &Target,
+    engine: &EngineOptions,
+    base: &ModelConfig,
+) -> Result<ModelConfig, Outcome> {
+    let env = crate::engine::runner::probe(target, engine).await?;
+    let p = &target.profile;
+    let agent = |n: &Option<String>| {
+        n.as_ref()
+            .is_some_and(|n| env.agents.is_empty() || env.agents.contains(n))
+    };
+    Ok(ModelConfig {
+        shared_runtime: target.shared_runtime(),
+        features: env.features.clone(),
+        has_bob: p.tokens.bob.is_some(),
+        has_alice2: p.tokens.alice2.is_some(),
+        has_conformance: agent(&p.agents.conformance),
+        has_echo: agent(&p.agents.echo),
+        arcp: p.dialect.arcp_version.clone(),
+        ..base.clone()
+    })
+}
+
+fn frames_of(o: &Outcome) -> u64 {
+    o.wire.iter().filter(|w| w.dir != Direction::Note).count() as u64
+}
+
+struct Shared {
+    target: Arc<Target>,
+    opts: FuzzOptions,
+    seen: Mutex<HashSet<Signature>>,
+    findings: Mutex<Vec<Finding>>,
+    errors: Mutex<Vec<String>>,
+    frames: AtomicU64,
+    repeats: AtomicU64,
+    digest: AtomicU64,
+}
+
+/// Fuzz `target`. `on_finding` sees each new finding once it is shrunk and
+/// written.
+pub async fn fuzz(
+    target: Arc<Target>,
+    opts: FuzzOptions,
+    on_finding: impl Fn(&Finding) + Send + Sync + 'static,
+) -> FuzzReport {
+    let started = Instant::now();
+    let on_finding = Arc::new(on_finding);
+    let shared = Arc::new(Shared {
+        target,
+        opts: opts.clone(),
+        seen: Mutex::new(HashSet::new()),
+        findings: Mutex::new(vec![]),
+        errors: Mutex::new(vec![]),
+        frames: AtomicU64::new(0),
+        repeats: AtomicU64::new(0),
+        digest: AtomicU64::new(0),
+    });
+    let deadline = opts.duration.map(|d| started + d);
+    let limit = match (opts.iterations, opts.duration) {
+        (Some(n), _) => n,
+        (None, Some(_)) => u64::MAX,
+        (None, None) => 100,
+    };
+    let mut set = tokio::task::JoinSet::new();
+    let mut next = 0u64;
+    let mut done = 0u64;
+    loop {
+        let time_left = deadline.is_none_or(|d| Instant::now() < d);
+        let wanted = opts
+            .max_findings
+            .is_none_or(|m| shared.seen.lock().unwrap().len() < m);
+        while set.len() < opts.jobs.max(1) && next < limit && time_left && wanted {
+            let (sh, cb) = (shared.clone(), on_finding.clone());
+            let i = next;
+            set.spawn(async move { iteration(sh, i, cb).await });
+            next += 1;
+        }
+        match set.join_next().await {
+            Some(r) => {
+                done += 1;
+                if let Err(e) = r {
+                    shared
+                        .errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("an iteration task failed: {e}"));
+                }
+            }
+            None => break,
+        }
+    }
+    let mut findings = std::mem::take(&mut *shared.findings.lock().unwrap());
+    findings.sort_by_key(|a| a.iteration);
+    let errors = std::mem::take(&mut *shared.errors.lock().unwrap());
+    FuzzReport {
+        seed: opts.seed,
+        iterations: done,
+        frames: shared.frames.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+        findings,
+        repeats: shared.repeats.load(Ordering::Relaxed),
+        errors,
+        digest: shared.digest.load(Ordering::Relaxed),
+    }
+}
+
+async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + Send + Sync>) {
+    let o = &sh.opts;
+    let (actions, plan) = plan_for(o.seed, i, &o.model);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (i, &plan.yaml).hash(&mut h);
+    sh.digest.fetch_add(h.finish(), Ordering::Relaxed);
+    let (case, outcome) = match run_plan(&sh.target, &plan, &o.engine).await {
+        Ok(r) => r,
+        Err(e) => {
+            sh.errors.lock().unwrap().push(format!(
+                "iteration {i}: the generated case does not load: {e}"
+            ));
+            return;
+        }
+    };
+    sh.frames.fetch_add(frames_of(&outcome), Ordering::Relaxed);
+    let Some(j) = oracle::judge(&plan, &case, &outcome) else {
+        return;
+    };
+    if !sh.seen.lock().unwrap().insert(j.signature.clone()) {
+        sh.repeats.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let original_actions = plan.rendered.len();
+    let shrunk = if o.shrink_runs > 0 {
+        shrink::Shrinker::new(
+            &sh.target,
+            &o.model,
+            &o.engine,
+            &j.signature,
+            Header::iteration(o.seed, i),
+            o.shrink_runs,
+            Instant::now() + o.shrink_time,
+        )
+        .shrink(actions, plan, outcome)
+        .await
+    } else {
+        shrink::Shrunk {
+            actions: plan.rendered.iter().map(|k| actions[*k].clone()).collect(),
+            plan,
+            outcome,
+            runs: 0,
+        }
+    };
+    // The reproducer is the shrunk case under the finding's own header.
+    let final_plan = plan::render(
+        &shrunk.actions,
+        &o.model,
+        &repro::header(&j.signature, &o.faults),
+    );
+    let prov = repro::Provenance {
+        seed: o.seed,
+        iteration: i,
+        target: o.target_arg.clone(),
+        faults: o.faults.clone(),
+        original_actions,
+        shrink_runs: shrunk.runs,
+    };
+    let text = repro::render(&j.signature, &prov, &final_plan, &shrunk.outcome);
+    // Replay the reproducer as written, as `run --case` would.
+    let replay = match crate::case::parse_str(&text, std::path::Path::new("<reproducer>")) {
+        Ok(cases) if !cases.is_empty() => {
+            crate::engine::run_case(&cases[0], &sh.target, &o.engine)
+                .await
+                .verdict
+        }
+        Ok(_) => Verdict::Error,
+        Err(e) => {
+            sh.errors
+                .lock()
+                .unwrap()
+                .push(format!("reproducer of {} does not load: {e}", j.signature));
+            Verdict::Error
+        }
+    };
+    let path = match &o.out {
+        Some(dir) => match repro::write(dir, &j.signature, &text) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                sh.errors.lock().unwrap().push(format!(
+                    "cannot write a reproducer in {}: {e}",
+                    dir.display()
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let f = Finding {
+        signature: j.signature,
+        verdict: j.verdict,
+        reason: j.reason,
+        seed: o.seed,
+        iteration: i,
+        original_actions,
+        actions: shrunk.actions,
+        text,
+        path,
+        replay,
+        shrink_runs: shrunk.runs,
+    };
+    on_finding(&f);
+    sh.findings.lock().unwrap().push(f);
+}

@@ -1,0 +1,297 @@
+//! Turning a case outcome into a finding: which oracle fired, about which
+//! message type, under which rule. Findings with the same [`Signature`] are
+//! one bug.
+//!
+//! The oracles themselves live in the rendered case (expect an error frame
+//! after malformed input, a pong after anything, a welcome for a fresh
+//! session at the end) and in the engine: the per-frame checks of
+//! [`crate::checks::Monitor`] (schema, event_seq, features, retryable,
+//! credentials, budget, terminal-once) and its crash / hang / garbage
+//! detection.
+
+use super::plan::{Plan, StepTag};
+use crate::case::Case;
+use crate::verdict::{Direction, Origin, Outcome, Verdict};
+use serde_json::Value;
+use std::fmt;
+
+/// What identifies a bug.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Signature {
+    pub oracle: String,
+    pub message: String,
+    pub rule: String,
+}
+
+impl fmt::Display for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} / {} / {}", self.oracle, self.message, self.rule)
+    }
+}
+
+impl Signature {
+    /// A case id made of it: `fuzz.<oracle>.<message>.<rule>`.
+    pub fn case_id(&self) -> String {
+        let clean = |s: &str| -> String {
+            let t: String = s
+                .to_ascii_lowercase()
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let t = t.trim_matches('-').to_string();
+            if t.is_empty() {
+                "x".into()
+            } else {
+                t.chars().take(48).collect()
+            }
+        };
+        format!(
+            "fuzz.{}.{}.{}",
+            clean(&self.oracle),
+            clean(&self.message),
+            clean(&self.rule)
+        )
+    }
+}
+
+/// A failed iteration, judged.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    pub signature: Signature,
+    pub verdict: Verdict,
+    pub reason: String,
+    /// Index (into the rendered actions) of the action whose step failed.
+    pub action: Option<usize>,
+}
+
+/// The tag of the step at `line`.
+fn tag_at<'p>(plan: &'p Plan, case: &Case, line: Option<usize>) -> Option<&'p StepTag> {
+    let line = line?;
+    let i = case.steps.iter().position(|s| s.line == line)?;
+    plan.tags.get(i)
+}
+
+/// The message type of the frame a per-frame violation was about: the last
+/// frame received on that session before the violation note.
+fn violating_type(outcome: &Outcome, id: &str) -> String {
+    let with_kind = id == crate::checks::SCHEMA.id;
+    let prefix = format!("violation {id} ");
+    let Some(at) = outcome
+        .wire
+        .iter()
+        .position(|w| w.dir == Direction::Note && w.text.starts_with(&prefix))
+    else {
+        return "-".into();
+    };
+    let session = &outcome.wire[at].session;
+    outcome.wire[..at]
+        .iter()
+        .rev()
+        .find(|w| w.dir == Direction::In && &w.session == session)
+        .and_then(|w| {
+            // The log cuts long frames: fall back to reading the fields off the text.
+            let (t, k) = match serde_json::from_str::<Value>(&w.text) {
+                Ok(v) => (
+                    v.get("type").and_then(Value::as_str).map(String::from),
+                    v.pointer("/payload/kind")
+                        .and_then(Value::as_str)
+                        .map(String::from),
+                ),
+                Err(_) => (field_text(&w.text, "type"), field_text(&w.text, "kind")),
+            };
+            let t = t?;
+            match k {
+                Some(k) if with_kind && t == "job.event" => Some(format!("{t}:{k}")),
+                _ => Some(t),
+            }
+        })
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The string value of the first `"name":"..."` in a (possibly cut) JSON text.
+fn field_text(text: &str, name: &str) -> Option<String> {
+    let key = format!("\"{name}\":\"");
+    let start = text.find(&key)? + key.len();
+    let end = text[start..].find('"')?;
+    Some(text[start..start + end].to_string())
+}
+
+/// Normalize a JSON pointer for signatures: array indexes become `*`.
+fn pointer_shape(p: &str) -> String {
+    p.split('/')
+        .map(|t| {
+            if !t.is_empty() && t.chars().all(|c| c.is_ascii_digit()) {
+                "*"
+            } else {
+                t
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Judge one outcome of a rendered plan. `None`: nothing found.
+pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
+    if matches!(
+        outcome.verdict,
+        Verdict::Pass | Verdict::Info | Verdict::NotApplicable
+    ) {
+        return None;
+    }
+    let tag = tag_at(plan, case, outcome.step_line);
+    let (message, rule) = tag
+        .map(|t| (t.message.clone(), t.rule.clone()))
+        .unwrap_or_else(|| ("-".into(), "-".into()));
+    let reason = outcome.reason.clone();
+    let action = tag.and_then(|t| t.action);
+    let judged = |oracle: &str, message: String, rule: String| Judgement {
+        signature: Signature {
+            oracle: oracle.into(),
+            message,
+            rule,
+        },
+        verdict: outcome.verdict,
+        reason: reason.clone(),
+        action,
+    };
+    // A per-frame rule: the engine writes "<id> (§<section>): <detail>".
+    for inv in crate::checks::ALL {
+        if let Some(detail) = reason
+            .strip_prefix(inv.id)
+            .and_then(|r| r.strip_prefix(" (§"))
+        {
+            let mut rule = inv.id.to_string();
+            if inv.id == crate::checks::SCHEMA.id {
+                if let Some(path) = detail
+                    .split_once("): at ")
+                    .and_then(|(_, r)| r.split_once(':'))
+                    .map(|(p, _)| p)
+                {
+                    rule = format!("{rule}@{}", pointer_shape(path));
+                }
+            }
+            let mut j = judged("invariant", violating_type(outcome, inv.id), rule);
+            j.action = None;
+            return Some(j);
+        }
+    }
+    if outcome.verdict == Verdict::Error {
+        if outcome.origin == Some(Origin::Harness) {
+            let short: String = reason.chars().take(60).collect();
+            return Some(judged("harness", message, short));
+        }
+        let r = reason.as_str();
+        let oracle = if r.contains("crashed") {
+            "crash"
+        } else if r.contains("unresponsive")
+            || r.contains("did not finish within")
+            || r.contains("did not read its input")
+        {
+            "hang"
+        } else if r.contains("flooded") {
+            "flood"
+        } else if r.contains("giant frame") {
+            "giant-frame"
+        } else if r.contains("garbage") || r.contains("not JSON") {
+            "garbage"
+        } else if r.contains("could not connect") || r.contains("could not reconnect") {
+            "connect"
+        } else {
+            "error"
+        };
+        return Some(judged(oracle, message, rule));
+    }
+    let r = reason.as_str();
+    if r.contains("transport closed")
+        || r.contains("transport is closed")
+        || r.contains("no open transport")
+    {
+        let oracle = match tag.map(|t| t.oracle) {
+            // The peer closed where an error frame was due.
+            Some("error-frame") => "drop-without-error",
+            _ => "transport-drop",
+        };
+        return Some(judged(oracle, message, rule));
+    }
+    let oracle = tag.map(|t| t.oracle).unwrap_or("step");
+    Some(judged(oracle, message, rule))
+}
+
+/// Section and requirement sentence a reproducer cites for an oracle.
+pub fn requirement(sig: &Signature) -> (Vec<String>, String) {
+    if sig.oracle == "invariant" {
+        let id = sig.rule.split('@').next().unwrap_or("");
+        if let Some(inv) = crate::checks::ALL.iter().find(|i| i.id == id) {
+            return (vec![inv.section.to_string()], inv.requirement.to_string());
+        }
+    }
+    let (s, r): (&str, &str) = match sig.oracle.as_str() {
+        "error-frame" | "drop-without-error" => (
+            "12",
+            "INVALID_REQUEST: Malformed envelope or schema violation. A request the runtime refuses is answered with an error, and the session goes on.",
+        ),
+        "pong" | "alive-after" | "alive-at-end" | "hang" => (
+            "6.4",
+            "The receiver MUST respond promptly (within `heartbeat_interval_sec`) with `session.pong`",
+        ),
+        "fresh-session" | "welcome" => (
+            "6.2",
+            "`session.welcome` responds with feature acknowledgement, an agent inventory enriched with version information, and a heartbeat interval",
+        ),
+        "resume" => (
+            "6.3",
+            "A client reconnecting after a transport drop presents `last_event_seq` and its most recent `resume_token` in `session.resume`. The runtime replays buffered events from that sequence.",
+        ),
+        "accept" if sig.rule.starts_with("list-jobs") => (
+            "6.6",
+            "Implementations MUST NOT leak job existence across principals not authorized to know about them.",
+        ),
+        "accept" if sig.message == "session.close" => (
+            "6.7",
+            "The runtime acknowledges with `session.closed`.",
+        ),
+        "terminal" => (
+            "7.3",
+            "Terminal states are success, error, cancelled, and timed_out.",
+        ),
+        _ => (
+            "5",
+            "Implementations MUST ignore unknown top-level envelope fields; every request gets its defined reply or an error, and the runtime keeps serving.",
+        ),
+    };
+    (vec![s.to_string()], r.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_make_valid_case_ids() {
+        let s = Signature {
+            oracle: "error-frame".into(),
+            message: "job.submit".into(),
+            rule: "missing-arcp+truncated".into(),
+        };
+        assert_eq!(
+            s.case_id(),
+            "fuzz.error-frame.job-submit.missing-arcp-truncated"
+        );
+        let odd = Signature {
+            oracle: "invariant".into(),
+            message: "\u{1f600}".into(),
+            rule: "frame.schema@/payload/*".into(),
+        };
+        assert!(odd
+            .case_id()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
+        assert_eq!(pointer_shape("/payload/jobs/3/id"), "/payload/jobs/*/id");
+    }
+}

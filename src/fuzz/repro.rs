@@ -1,0 +1,138 @@
+//! Reproducers: a finding written as a case file of the case language, with
+//! the seed, the command and the wire log of the shrunk run in comments.
+//! `arcp-conform run --case FILE` replays it without the fuzzer.
+
+use super::oracle::Signature;
+use super::plan::{Header, Plan};
+use crate::verdict::{Direction, Outcome};
+use std::path::{Path, PathBuf};
+
+/// Where and how a finding was made, for the comments.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub seed: u64,
+    pub iteration: u64,
+    /// The target, as `--target` would say it (none: embedded).
+    pub target: Option<String>,
+    pub faults: Vec<String>,
+    pub original_actions: usize,
+    pub shrink_runs: usize,
+}
+
+/// Most wire log lines in a reproducer, and their longest text.
+const WIRE_LINES: usize = 400;
+const WIRE_WIDTH: usize = 600;
+
+/// The header of a finding's case.
+pub fn header(sig: &Signature, faults: &[String]) -> Header {
+    let (sections, requirement) = super::oracle::requirement(sig);
+    Header {
+        id: sig.case_id(),
+        title: format!("Fuzz finding: {sig}"),
+        sections,
+        requirement,
+        catches: faults.to_vec(),
+    }
+}
+
+fn comment_line(s: &str) -> String {
+    let one: String = s
+        .chars()
+        .map(|c| {
+            // Only what YAML prints, and no line break (YAML 1.1 also breaks
+            // lines at NEL, LS and PS).
+            let printable = matches!(c, ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+                && !matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}');
+            if printable {
+                c
+            } else {
+                '\u{fffd}'
+            }
+        })
+        .collect();
+    if one.chars().count() > WIRE_WIDTH {
+        let cut: String = one.chars().take(WIRE_WIDTH).collect();
+        format!("{cut}… ({} chars)", one.chars().count())
+    } else {
+        one
+    }
+}
+
+/// The reproducer text: comments, then the case.
+pub fn render(sig: &Signature, prov: &Provenance, plan: &Plan, outcome: &Outcome) -> String {
+    let mut out = String::new();
+    let mut c = |s: &str| {
+        out.push_str("# ");
+        out.push_str(&comment_line(s));
+        out.push('\n');
+    };
+    c("arcp-conform fuzz reproducer");
+    c(&format!("signature: {sig}"));
+    c(&format!(
+        "verdict: {} — {}",
+        outcome.verdict.label(),
+        outcome.reason
+    ));
+    let target = prov
+        .target
+        .as_ref()
+        .map(|t| format!(" --target '{t}'"))
+        .unwrap_or_default();
+    let faults: String = prov
+        .faults
+        .iter()
+        .map(|f| format!(" --fault {f}"))
+        .collect();
+    c(&format!(
+        "found by: arcp-conform fuzz --seed {}{target}{faults} (iteration {})",
+        prov.seed, prov.iteration
+    ));
+    c(&format!(
+        "shrunk from {} to {} actions in {} runs",
+        prov.original_actions,
+        plan.rendered.len(),
+        prov.shrink_runs
+    ));
+    c(&format!(
+        "replay: arcp-conform run --case FILE{target}{faults}"
+    ));
+    c("");
+    c("wire log of the shrunk run (-> sent, <- received, -- note):");
+    let shown = outcome.wire.len().min(WIRE_LINES);
+    for w in &outcome.wire[..shown] {
+        let arrow = match w.dir {
+            Direction::Out => "->",
+            Direction::In => "<-",
+            Direction::Note => "--",
+        };
+        c(&format!(
+            "{:>9.1}ms {arrow} [{}] {}",
+            w.t_ms, w.session, w.text
+        ));
+    }
+    if outcome.wire.len() > shown {
+        c(&format!("… {} more entries", outcome.wire.len() - shown));
+    }
+    out.push('\n');
+    out.push_str(&plan.yaml);
+    out
+}
+
+/// Write `text` as `<dir>/<case id>.yaml`.
+pub fn write(dir: &Path, sig: &Signature, text: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{}.yaml", sig.case_id()));
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn comments_stay_comments() {
+        let nasty = "a\u{0}b\u{85}c\u{2028}d\u{fffe}e\u{ffff}f\u{7f}\n\r\t\u{feff}";
+        let text = format!("# {}\nid: x\n", super::comment_line(nasty));
+        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(v["id"], serde_yaml_ng::Value::from("x"));
+    }
+}

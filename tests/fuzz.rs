@@ -1,0 +1,250 @@
+//! The fuzzer against the embedded reference runtime: with a fault reachable
+//! by traffic switched on, a short run finds it and its reproducer replays
+//! (without the fuzzer) to a non-PASS verdict with the fault and PASSes
+//! without it; the fault-free runtime yields nothing; a seed always
+//! generates the same sequences.
+
+use arcp_conform::engine::{run_case, EngineOptions};
+use arcp_conform::fuzz::{self, model::ModelConfig, FuzzOptions};
+use arcp_conform::runtime::{Fault, Faults};
+use arcp_conform::target::{suite_runtime_config, Target, EMBEDDED_TIME_SCALE};
+use arcp_conform::verdict::Verdict;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn target(fault: Option<Fault>) -> Target {
+    let mut cfg = suite_runtime_config(EMBEDDED_TIME_SCALE);
+    if let Some(f) = fault {
+        cfg.faults = Faults::none().with(f);
+    }
+    Target::embedded(cfg)
+}
+
+fn options(seed: u64) -> FuzzOptions {
+    FuzzOptions {
+        seed,
+        iterations: Some(60),
+        jobs: 2,
+        max_findings: Some(1),
+        shrink_runs: 30,
+        shrink_time: Duration::from_secs(4),
+        engine: EngineOptions {
+            timeout_scale: 0.4,
+            schema: true,
+        },
+        model: ModelConfig {
+            max_actions: 10,
+            ..ModelConfig::default()
+        },
+        ..FuzzOptions::default()
+    }
+}
+
+/// A short run with `fault` on finds something; its reproducer fails with
+/// the fault and passes without it.
+async fn finds(fault: Fault, seed: u64) {
+    let mut opts = options(seed);
+    opts.faults = vec![fault.name().to_string()];
+    let report = fuzz::fuzz(Arc::new(target(Some(fault))), opts, |_| {}).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let f = report.findings.first().unwrap_or_else(|| {
+        panic!(
+            "{} iterations with fault `{fault}` found nothing",
+            report.iterations
+        )
+    });
+    assert!(
+        f.actions.len() <= f.original_actions,
+        "shrinking never grows a sequence"
+    );
+    let case = arcp_conform::case::parse_str(&f.text, std::path::Path::new("repro.yaml"))
+        .expect("the reproducer loads")
+        .remove(0);
+    assert!(f.text.contains(&format!("--seed {seed}")), "{}", f.text);
+    let opts = EngineOptions::default();
+    let with = run_case(&case, &target(Some(fault)), &opts).await;
+    assert_ne!(
+        with.verdict,
+        Verdict::Pass,
+        "the reproducer of {} passes with `{fault}` on:\n{}",
+        f.signature,
+        f.text
+    );
+    let without = run_case(&case, &target(None), &opts).await;
+    assert_eq!(
+        without.verdict,
+        Verdict::Pass,
+        "the reproducer of {} fails without `{fault}`: {}\n{}",
+        f.signature,
+        without.reason,
+        f.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_silent_on_invalid() {
+    finds(Fault::SilentOnInvalid, 11).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_skip_event_seq() {
+    finds(Fault::SkipEventSeq, 12).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_no_pong() {
+    finds(Fault::NoPong, 13).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_retryable_expiry() {
+    finds(Fault::RetryableExpiry, 14).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_free_runtime_yields_nothing() {
+    let mut opts = options(20);
+    opts.iterations = Some(80);
+    opts.max_findings = None;
+    opts.shrink_runs = 0;
+    // Full deadlines: a loaded machine must not look like a hang here.
+    opts.engine.timeout_scale = 1.0;
+    let report = fuzz::fuzz(Arc::new(target(None)), opts, |_| {}).await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert_eq!(report.iterations, 80);
+    let found: Vec<String> = report
+        .findings
+        .iter()
+        .map(|f| format!("{} (iteration {})\n{}", f.signature, f.iteration, f.text))
+        .collect();
+    assert!(found.is_empty(), "{}", found.join("\n\n"));
+    assert!(report.frames > 80 * 4, "{} frames", report.frames);
+}
+
+#[test]
+fn a_seed_always_generates_the_same_sequences() {
+    let cfg = ModelConfig::default();
+    for i in 0..40 {
+        let (a1, p1) = fuzz::plan_for(99, i, &cfg);
+        let (a2, p2) = fuzz::plan_for(99, i, &cfg);
+        assert_eq!(a1, a2);
+        assert_eq!(p1.yaml, p2.yaml);
+        // Every generated case loads.
+        fuzz::load(&p1).unwrap_or_else(|e| panic!("iteration {i}: {e}\n{}", p1.yaml));
+    }
+    let texts = |seed| {
+        (0..10)
+            .map(|i| fuzz::plan_for(seed, i, &cfg).1.yaml)
+            .collect::<Vec<_>>()
+    };
+    assert_ne!(texts(99), texts(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_with_the_same_seed_generate_the_same_cases() {
+    let run = |jobs| {
+        let mut o = options(5);
+        o.iterations = Some(12);
+        o.jobs = jobs;
+        o.shrink_runs = 0;
+        o.max_findings = None;
+        fuzz::fuzz(Arc::new(target(None)), o, |_| {})
+    };
+    let (a, b) = (run(1).await, run(2).await);
+    assert_eq!(a.iterations, 12);
+    assert_eq!(
+        a.digest, b.digest,
+        "same seed, same cases, whatever --jobs is"
+    );
+}
+
+#[test]
+fn the_cli_replays_a_reproducer() {
+    // A reproducer as the fuzzer writes it, replayed by `run --case`.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = std::env::temp_dir().join(format!("arcp-fuzz-cli-{}", std::process::id()));
+    let mut opts = options(11);
+    opts.faults = vec!["silent-on-invalid".into()];
+    opts.out = Some(dir.clone());
+    let report = rt.block_on(fuzz::fuzz(
+        Arc::new(target(Some(Fault::SilentOnInvalid))),
+        opts,
+        |_| {},
+    ));
+    let path = report.findings[0].path.clone().expect("written");
+    let run = |fault: Option<&str>| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_arcp-conform"));
+        cmd.args(["run", "-q", "--color", "never", "--case"])
+            .arg(&path);
+        if let Some(f) = fault {
+            cmd.args(["--fault", f]);
+        }
+        cmd.output().unwrap()
+    };
+    let with = run(Some("silent-on-invalid"));
+    assert_eq!(
+        with.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&with.stdout)
+    );
+    let without = run(None);
+    assert_eq!(
+        without.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&without.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn earlier_findings_stay_fixed() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz/regressions.yaml");
+    let cases = arcp_conform::case::load_file(&path).expect("the regressions load");
+    assert!(cases.len() >= 6);
+    let mut failed = vec![];
+    for case in cases {
+        let o = run_case(&case, &target(None), &EngineOptions::default()).await;
+        if o.verdict != Verdict::Pass {
+            failed.push(format!("{}: {} {}", case.id, o.verdict.label(), o.reason));
+        }
+    }
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+#[test]
+fn the_fuzz_command() {
+    let dir = std::env::temp_dir().join(format!("arcp-fuzz-cmd-{}", std::process::id()));
+    let fuzz = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_arcp-conform"))
+            .args(["fuzz", "--seed", "3", "--shrink-runs", "5", "--out"])
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let clean = fuzz(&["--iterations", "6"]);
+    let out = String::from_utf8_lossy(&clean.stdout);
+    assert_eq!(clean.status.code(), Some(0), "{out}");
+    assert!(out.contains("seed 3, 6 iterations"), "{out}");
+    assert!(
+        out.contains("iterations/s") && out.contains("frames/s"),
+        "{out}"
+    );
+    let found = fuzz(&[
+        "--iterations",
+        "40",
+        "--fault",
+        "silent-on-invalid",
+        "--max-findings",
+        "1",
+        "-q",
+    ]);
+    let out = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(1), "{out}");
+    assert!(std::fs::read_dir(&dir).unwrap().count() > 0, "{out}");
+    let bad = fuzz(&["--fault", "no-such-fault"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
