@@ -9,7 +9,7 @@ use crate::case::{
 };
 use crate::checks::Violation;
 use crate::engine::shared::{self, merge, mismatch_stop};
-use crate::engine::{verdict_for, EngineOptions, Stop};
+use crate::engine::{EngineOptions, Stop};
 use crate::matcher;
 use crate::template::{self, Builtin};
 use crate::transport::process::{self, ProcessGuard, SpawnOptions};
@@ -286,26 +286,8 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
         ))),
     };
     let stderr = h.finish().await;
-    let mut outcome = match result {
-        Ok(()) => Outcome::pass(),
-        Err(Stop::Fail {
-            reason,
-            expected,
-            actual,
-        }) => {
-            let mut o = Outcome::new(verdict_for(case.level), reason);
-            o.expected = expected;
-            o.actual = actual;
-            o
-        }
-        Err(Stop::Error { reason, origin }) => {
-            let mut o = Outcome::new(Verdict::Error, reason);
-            o.origin = Some(origin);
-            o
-        }
-    };
+    let mut outcome = shared::outcome(result, case.level, h.current_line, &[]);
     if outcome.verdict != Verdict::Pass {
-        outcome.step_line = Some(h.current_line);
         let na = h.not_applicable.clone().or_else(|| {
             h.driver
                 .unsupported()
@@ -315,31 +297,9 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
             outcome = Outcome::new(Verdict::NotApplicable, reason);
         }
     }
-    if let Some(v) = h.violations.first() {
-        if outcome.verdict < Verdict::Fail {
-            let more = h.violations.len() - 1;
-            let mut o = Outcome::new(
-                Verdict::Fail,
-                format!(
-                    "{} (§{}): {}{}",
-                    v.invariant.id,
-                    v.invariant.section,
-                    v.detail,
-                    if more > 0 {
-                        format!(" (+{more} more violations)")
-                    } else {
-                        String::new()
-                    }
-                ),
-            );
-            o.expected = Some(format!(
-                "every frame obeys: \"{}\"",
-                v.invariant.requirement
-            ));
-            o.actual = Some(v.detail.clone());
-            o.step_line = Some(h.current_line);
-            outcome = o;
-        }
+    // A per-frame rule broken anywhere overrides a milder verdict.
+    if !h.violations.is_empty() && outcome.verdict < Verdict::Fail {
+        outcome = shared::outcome(Ok(()), case.level, h.current_line, &h.violations);
     }
     // Credential values never reach a report, wherever the client put them.
     let secrets = h.monitor.secrets.clone();

@@ -189,52 +189,7 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
     };
     let stderr = run.stderr();
     let violations = std::mem::take(&mut run.violations);
-    let mut outcome = match result {
-        Ok(()) => Outcome::pass(),
-        Err(Stop::Fail {
-            reason,
-            expected,
-            actual,
-        }) => {
-            let mut o = Outcome::new(verdict_for(case.level), reason);
-            o.expected = expected;
-            o.actual = actual;
-            o
-        }
-        Err(Stop::Error { reason, origin }) => {
-            let mut o = Outcome::new(Verdict::Error, reason);
-            o.origin = Some(origin);
-            o
-        }
-    };
-    if outcome.verdict != Verdict::Pass {
-        outcome.step_line = Some(run.current_line);
-    }
-    // A per-frame rule broken anywhere in the case fails it (those rules are MUSTs).
-    if let Some(v) = violations.first() {
-        if outcome.verdict < Verdict::Fail {
-            let mut o = Outcome::new(
-                Verdict::Fail,
-                format!(
-                    "{} (§{}): {}{}",
-                    v.invariant.id,
-                    v.invariant.section,
-                    v.detail,
-                    if violations.len() > 1 {
-                        format!(" (+{} more frame violations)", violations.len() - 1)
-                    } else {
-                        String::new()
-                    }
-                ),
-            );
-            o.expected = Some(format!(
-                "every frame obeys: \"{}\"",
-                v.invariant.requirement
-            ));
-            o.actual = Some(v.detail.clone());
-            outcome = o;
-        }
-    }
+    let mut outcome = shared::outcome(result, case.level, run.current_line, &violations);
     run.close_all().await;
     // Failure text quotes frames: no secret may reach a report through it.
     outcome.reason = crate::redact::scrub_text(&outcome.reason);

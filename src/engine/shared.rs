@@ -3,8 +3,10 @@
 //! the same way.
 
 use super::{StepResult, Stop};
-use crate::case::{Assert, AssertOp};
+use crate::case::{Assert, AssertOp, Level};
+use crate::checks::Violation;
 use crate::matcher;
+use crate::verdict::{Outcome, Verdict};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -101,4 +103,59 @@ pub(crate) fn capture(
         vars.insert(name.clone(), v);
     }
     Ok(())
+}
+
+/// The verdict of a case's steps: PASS, the case level's verdict for a FAIL,
+/// or ERROR; a per-frame rule broken anywhere overrides a milder verdict
+/// (those rules are MUSTs).
+pub(crate) fn outcome(
+    result: StepResult,
+    level: Level,
+    line: usize,
+    violations: &[Violation],
+) -> Outcome {
+    let mut outcome = match result {
+        Ok(()) => Outcome::pass(),
+        Err(Stop::Fail {
+            reason,
+            expected,
+            actual,
+        }) => {
+            let mut o = Outcome::new(super::verdict_for(level), reason);
+            o.expected = expected;
+            o.actual = actual;
+            o
+        }
+        Err(Stop::Error { reason, origin }) => {
+            let mut o = Outcome::new(Verdict::Error, reason);
+            o.origin = Some(origin);
+            o
+        }
+    };
+    if outcome.verdict != Verdict::Pass {
+        outcome.step_line = Some(line);
+    }
+    if let Some(v) = violations.first() {
+        if outcome.verdict < Verdict::Fail {
+            let more = match violations.len() - 1 {
+                0 => String::new(),
+                n => format!(" (+{n} more frame violations)"),
+            };
+            let mut o = Outcome::new(
+                Verdict::Fail,
+                format!(
+                    "{} (§{}): {}{more}",
+                    v.invariant.id, v.invariant.section, v.detail
+                ),
+            );
+            o.expected = Some(format!(
+                "every frame obeys: \"{}\"",
+                v.invariant.requirement
+            ));
+            o.actual = Some(v.detail.clone());
+            o.step_line = Some(line);
+            outcome = o;
+        }
+    }
+    outcome
 }
