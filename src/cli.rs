@@ -199,6 +199,42 @@ impl OutputArgs {
         }
     }
 
+    /// The line printer for finished cases: one line each (with -q only
+    /// unexpected failures), baselined ones marked as such.
+    pub fn progress(
+        &self,
+        total: usize,
+        baseline: Option<&Baseline>,
+    ) -> impl Fn(&crate::engine::runner::CaseResult) + Send + Sync + 'static {
+        let (style, quiet, strict) = (self.style(), self.quiet, self.strict);
+        let expected: std::collections::HashMap<String, String> = baseline
+            .map(|b| {
+                b.entries
+                    .iter()
+                    .map(|e| (e.id.clone(), e.reason.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        move |r| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            let mut rec = crate::report::CaseRecord::from_result(r);
+            let fails = rec.verdict().fails_run(strict);
+            if fails {
+                rec.baselined = expected.get(&rec.id).cloned();
+            }
+            // One root cause is enough: cases blocked by the handshake are counted, not listed.
+            let blocked_by_handshake = rec.verdict() == crate::verdict::Verdict::Blocked
+                && rec
+                    .reason
+                    .starts_with(&format!("blocked by {}", runner::HANDSHAKE_ID));
+            let show = !quiet || (fails && rec.baselined.is_none());
+            if show && !blocked_by_handshake {
+                println!("{}", console::case_line(style, &rec, n, total));
+            }
+        }
+    }
+
     /// The baseline named by --baseline, read before anything runs.
     pub fn baseline(&self) -> Result<Option<Baseline>, UsageError> {
         self.baseline
@@ -496,9 +532,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     };
     let started_at = crate::clock::timestamp(chrono::Utc::now());
     let t0 = Instant::now();
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let quiet = args.output.quiet;
-    let strict = args.output.strict();
     if !quiet {
         println!(
             "arcp-conform {}: {} cases against {}",
@@ -507,7 +541,6 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             target.describe()
         );
     }
-    let d = done.clone();
     // A target that does not speak ARCP v1.1 gets one finding, not a wall of failures.
     let results: Vec<CaseResult> = if let Some(finding) = not_v11 {
         let mut o = crate::verdict::Outcome::new(
@@ -529,18 +562,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             cases.into_iter().map(Arc::new).collect(),
             target.clone(),
             opts,
-            move |r| {
-                let n = d.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                let rec = crate::report::CaseRecord::from_result(r);
-                // One root cause is enough: cases blocked by the handshake are counted, not listed.
-                let blocked_by_handshake = rec.verdict() == crate::verdict::Verdict::Blocked
-                    && rec
-                        .reason
-                        .starts_with(&format!("blocked by {}", runner::HANDSHAKE_ID));
-                if (!quiet || rec.verdict().fails_run(strict)) && !blocked_by_handshake {
-                    println!("{}", console::case_line(style, &rec, n, total));
-                }
-            },
+            args.output.progress(total, baseline.as_ref()),
         )
         .await
     };

@@ -6,7 +6,7 @@ use crate::cli::UsageError;
 use crate::client::{ClientFault, ClientFaults};
 use crate::engine::runner::{CaseResult, RunOptions};
 use crate::engine::EngineOptions;
-use crate::report::{console, CaseRecord, RunReport};
+use crate::report::RunReport;
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -103,9 +103,8 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
     }
     let target = Arc::new(target);
     let baseline = args.output.baseline()?;
-    let style = args.output.style();
     let total = cases.len();
-    let (quiet, strict) = (args.output.quiet, args.output.strict());
+    let quiet = args.output.quiet;
     if !quiet {
         println!(
             "arcp-conform {}: {total} client cases against {}",
@@ -122,18 +121,11 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
     };
     let started_at = crate::clock::timestamp(chrono::Utc::now());
     let t0 = Instant::now();
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let results: Vec<CaseResult> = super::runner::run_all(
         cases.into_iter().map(Arc::new).collect(),
         target.clone(),
         opts,
-        move |r| {
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-            let rec = CaseRecord::from_result(r);
-            if !quiet || rec.verdict().fails_run(strict) {
-                println!("{}", console::case_line(style, &rec, n, total));
-            }
-        },
+        args.output.progress(total, baseline.as_ref()),
     )
     .await;
     let report = RunReport::new(
