@@ -446,37 +446,58 @@ pub(crate) fn parse_faults(names: &[String]) -> Result<Faults, UsageError> {
 }
 
 async fn build_target(args: &RunArgs) -> Result<Target, UsageError> {
-    if !(args.timeout_scale > 0.0 && args.timeout_scale.is_finite()) {
+    make_target(
+        args.target.clone(),
+        args.profile.as_deref(),
+        args.timeout_scale,
+        args.time_scale,
+        args.frame_cap,
+        &args.fault,
+    )
+    .await
+}
+
+/// The target of a run or a fuzz session, from the flags they share: the
+/// embedded runtime (with faults) or an external one, checked reachable.
+pub(crate) async fn make_target(
+    target: Option<String>,
+    profile: Option<&std::path::Path>,
+    timeout_scale: f64,
+    time_scale: Option<f64>,
+    frame_cap: usize,
+    faults: &[String],
+) -> Result<Target, UsageError> {
+    if !(timeout_scale > 0.0 && timeout_scale.is_finite()) {
         return Err(UsageError(
             "--timeout-scale must be a positive number".into(),
         ));
     }
-    if args.time_scale.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
+    if time_scale.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
         return Err(UsageError("--time-scale must be a positive number".into()));
     }
-    let mut profile = match &args.profile {
+    let mut profile = match profile {
         Some(p) => Profile::load(p)?,
         None => Profile::default(),
     };
     let transport = TransportOptions {
-        frame_cap: args.frame_cap,
+        frame_cap,
         ..TransportOptions::default()
     };
-    let spec = args.target.clone().or_else(|| profile.target.clone());
+    let spec = target.or_else(|| profile.target.clone());
     match spec {
         None => {
-            let scale = args.time_scale.unwrap_or(target::EMBEDDED_TIME_SCALE);
+            let scale = time_scale.unwrap_or(target::EMBEDDED_TIME_SCALE);
             let mut cfg = target::suite_runtime_config(scale);
-            cfg.faults = parse_faults(&args.fault)?;
+            cfg.faults = parse_faults(faults)?;
             let mut t = Target::embedded(cfg);
             t.transport = transport;
             Ok(t)
         }
         Some(spec) => {
-            if !args.fault.is_empty() {
+            if !faults.is_empty() {
                 return Err(UsageError("--fault applies to the embedded runtime only; start `arcp-conform serve --fault ...` as the target instead".into()));
             }
-            if let Some(ts) = args.time_scale {
+            if let Some(ts) = time_scale {
                 profile.time_scale = ts;
             }
             if profile.name == "target" {

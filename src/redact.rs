@@ -8,6 +8,18 @@ pub const REDACTED: &str = "[REDACTED]";
 /// Keys whose string values are always secret.
 const SECRET_KEYS: &[&str] = &["token", "resume_token", "value"];
 
+/// Values known to be secret at run time (e.g. credential values handed out).
+pub type Secrets = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Replace every known secret value in `text`.
+pub fn known(text: &str, secrets: &Secrets) -> String {
+    let mut out = text.to_string();
+    for s in secrets.lock().unwrap().iter() {
+        out = out.replace(s.as_str(), REDACTED);
+    }
+    out
+}
+
 /// Redact one frame for logging. Non-JSON text is scrubbed with a pattern.
 pub fn frame(text: &str) -> String {
     match serde_json::from_str::<Value>(text) {

@@ -1,7 +1,7 @@
 //! One client case: the harness listens, starts the driver, and plays the
 //! runtime side of the case's steps.
 
-use super::checks::{redact, ClientMonitor, Secrets};
+use super::checks::{redact, ClientMonitor};
 use super::{shell_quote, ClientTarget, ClientTransport};
 use crate::case::{
     Accept, Case, Emit, EmitWhat, ExpectOutput, FeatureSet, Frame as SendFrame, OutputPattern,
@@ -9,13 +9,13 @@ use crate::case::{
 };
 use crate::checks::Violation;
 use crate::engine::shared::{self, merge, mismatch_stop};
-use crate::engine::{EngineOptions, Stop};
+use crate::engine::{EngineOptions, Stop, Wire};
 use crate::matcher;
 use crate::template::{self, Builtin};
 use crate::transport::process::{self, ProcessGuard, SpawnOptions};
 use crate::transport::ws::{self, Listener};
 use crate::transport::{Conn, Inbound, TransportError};
-use crate::verdict::{Direction, Origin, Outcome, Verdict, WireEntry};
+use crate::verdict::{Direction, Origin, Outcome, Verdict};
 use crate::wire::{ErrorCode, Feature, PROTOCOL_VERSION};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -26,52 +26,10 @@ use tokio::sync::mpsc;
 
 type StepResult = Result<(), Stop>;
 
-/// Most wire entries one case keeps.
-const WIRE_LIMIT: usize = 5_000;
-/// Longest logged text.
-const WIRE_TEXT_LIMIT: usize = 4_096;
 /// Most stdout lines kept from a driver.
 const LINE_LIMIT: usize = 10_000;
 /// How long a send may wait for a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The case's wire log, shared with the driver's stdout reader; known
-/// credential values are redacted along with the usual secrets.
-#[derive(Clone)]
-struct WireLog {
-    start: Instant,
-    entries: Arc<Mutex<Vec<WireEntry>>>,
-    secrets: Secrets,
-}
-
-impl WireLog {
-    fn log(&self, session: &str, dir: Direction, text: &str) {
-        let mut e = self.entries.lock().unwrap();
-        if e.len() >= WIRE_LIMIT {
-            return;
-        }
-        let text = match dir {
-            Direction::Note => text.to_string(),
-            _ => crate::redact::frame(text),
-        };
-        let mut text = redact(&text, &self.secrets);
-        if text.len() > WIRE_TEXT_LIMIT {
-            let cut = (0..=WIRE_TEXT_LIMIT)
-                .rev()
-                .find(|i| text.is_char_boundary(*i))
-                .unwrap_or(0);
-            let total = text.len();
-            text.truncate(cut);
-            text.push_str(&format!("… ({total} bytes)"));
-        }
-        e.push(WireEntry {
-            t_ms: self.start.elapsed().as_secs_f64() * 1000.0,
-            session: session.to_string(),
-            dir,
-            text,
-        });
-    }
-}
 
 /// One frame from the client, parsed once.
 #[derive(Debug, Clone)]
@@ -169,7 +127,7 @@ struct Harness<'a> {
     sessions: HashMap<String, Sess>,
     vars: BTreeMap<String, Value>,
     monitor: ClientMonitor,
-    wire: WireLog,
+    wire: Wire,
     current_line: usize,
     violations: Vec<Violation>,
     not_applicable: Option<String>,
@@ -189,11 +147,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
         return o;
     }
     let monitor = ClientMonitor::new(opts.schema);
-    let wire = WireLog {
-        start: started,
-        entries: Arc::new(Mutex::new(vec![])),
-        secrets: monitor.secrets.clone(),
-    };
+    let wire = Wire::new(Some(monitor.secrets.clone()));
     let (listener, addr) = match ws::listen("127.0.0.1:0", target.frame_cap).await {
         Ok(x) => x,
         Err(e) => return harness_error(format!("cannot listen for the client: {e}"), started),
@@ -306,7 +260,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
     outcome.reason = redact(&outcome.reason, &secrets);
     outcome.expected = outcome.expected.map(|t| redact(&t, &secrets));
     outcome.actual = outcome.actual.map(|t| redact(&t, &secrets));
-    outcome.wire = std::mem::take(&mut *h.wire.entries.lock().unwrap());
+    outcome.wire = h.wire.take();
     outcome.stderr = stderr;
     outcome.duration = started.elapsed();
     outcome

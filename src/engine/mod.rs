@@ -82,6 +82,8 @@ pub(crate) type StepResult = Result<(), Stop>;
 pub(crate) struct Wire {
     start: Instant,
     entries: Arc<Mutex<Vec<WireEntry>>>,
+    /// Values known to be secret (credential values the client role handed out).
+    secrets: Option<crate::redact::Secrets>,
 }
 
 /// The shortest wall-clock wait for anything the target must do.
@@ -95,10 +97,11 @@ const WIRE_LIMIT: usize = 5_000;
 const WIRE_TEXT_LIMIT: usize = 4_096;
 
 impl Wire {
-    fn new() -> Wire {
+    pub(crate) fn new(secrets: Option<crate::redact::Secrets>) -> Wire {
         Wire {
             start: Instant::now(),
             entries: Arc::new(Mutex::new(vec![])),
+            secrets,
         }
     }
 
@@ -123,6 +126,9 @@ impl Wire {
             }
             _ => crate::redact::frame(text),
         };
+        if let Some(s) = &self.secrets {
+            text = crate::redact::known(&text, s);
+        }
         if text.len() > WIRE_TEXT_LIMIT {
             let cut = (0..=WIRE_TEXT_LIMIT)
                 .rev()
@@ -140,7 +146,7 @@ impl Wire {
         });
     }
 
-    fn take(&self) -> Vec<WireEntry> {
+    pub(crate) fn take(&self) -> Vec<WireEntry> {
         std::mem::take(&mut self.entries.lock().unwrap())
     }
 }
@@ -172,7 +178,7 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
         sessions: HashMap::new(),
         vars: BTreeMap::new(),
         monitor,
-        wire: Wire::new(),
+        wire: Wire::new(None),
         current_line: case.line,
         dialect: vec![],
         violations: vec![],

@@ -3,9 +3,7 @@
 use super::{FuzzOptions, FuzzReport};
 use crate::cli::UsageError;
 use crate::engine::EngineOptions;
-use crate::profile::Profile;
-use crate::target::{self, Target};
-use crate::transport::TransportOptions;
+use crate::target::Target;
 use clap::Args;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -62,49 +60,15 @@ pub struct FuzzArgs {
 }
 
 async fn build_target(a: &FuzzArgs) -> Result<Target, UsageError> {
-    if !(a.timeout_scale > 0.0 && a.timeout_scale.is_finite()) {
-        return Err(UsageError(
-            "--timeout-scale must be a positive number".into(),
-        ));
-    }
-    if a.time_scale.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
-        return Err(UsageError("--time-scale must be a positive number".into()));
-    }
-    let mut profile = match &a.profile {
-        Some(p) => Profile::load(p)?,
-        None => Profile::default(),
-    };
-    let transport = TransportOptions {
-        frame_cap: a.frame_cap,
-        ..TransportOptions::default()
-    };
-    match a.target.clone().or_else(|| profile.target.clone()) {
-        None => {
-            let mut cfg =
-                target::suite_runtime_config(a.time_scale.unwrap_or(target::EMBEDDED_TIME_SCALE));
-            cfg.faults = crate::cli::parse_faults(&a.fault)?;
-            let mut t = Target::embedded(cfg);
-            t.transport = transport;
-            Ok(t)
-        }
-        Some(spec) => {
-            if !a.fault.is_empty() {
-                return Err(UsageError(
-                    "--fault applies to the embedded runtime only".into(),
-                ));
-            }
-            if let Some(ts) = a.time_scale {
-                profile.time_scale = ts;
-            }
-            let t = Target::external(&spec, profile, transport)
-                .await
-                .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
-            t.preflight()
-                .await
-                .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
-            Ok(t)
-        }
-    }
+    crate::cli::make_target(
+        a.target.clone(),
+        a.profile.as_deref(),
+        a.timeout_scale,
+        a.time_scale,
+        a.frame_cap,
+        &a.fault,
+    )
+    .await
 }
 
 /// Print the summary of a run.
