@@ -77,6 +77,27 @@ pub struct Violation {
     pub detail: String,
 }
 
+impl Violation {
+    /// The wire-log line for this violation. It names the frame it is about
+    /// (`on job.event:log`): frames are logged when they arrive but checked
+    /// when a step reads them, so the log's order does not tell.
+    pub fn note(&self, frame: Option<&Value>) -> String {
+        let on = frame
+            .and_then(|v| {
+                let t = v.get("type")?.as_str()?;
+                Some(match v.pointer("/payload/kind").and_then(Value::as_str) {
+                    Some(k) if t == "job.event" => format!(" on {t}:{k}"),
+                    _ => format!(" on {t}"),
+                })
+            })
+            .unwrap_or_default();
+        format!(
+            "violation {} (§{}){on}: {}",
+            self.invariant.id, self.invariant.section, self.detail
+        )
+    }
+}
+
 #[derive(Default)]
 struct SessionView {
     principal: String,

@@ -61,6 +61,13 @@ async fn finds(fault: Fault, seed: u64) {
         .expect("the reproducer loads")
         .remove(0);
     assert!(f.text.contains(&format!("--seed {seed}")), "{}", f.text);
+    assert_eq!(
+        f.reproduced,
+        fuzz::REPLAYS,
+        "the reproducer of {} does not reproduce on every replay:\n{}",
+        f.signature,
+        f.text
+    );
     let opts = EngineOptions::default();
     let with = run_case(&case, &target(Some(fault)), &opts).await;
     assert_ne!(

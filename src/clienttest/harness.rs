@@ -308,14 +308,7 @@ impl Harness<'_> {
             .chain(self.monitor.leaks(&stderr, "the client's log (stderr)"))
             .collect();
         for v in &leaks {
-            self.wire.log(
-                "driver",
-                Direction::Note,
-                &format!(
-                    "violation {} (§{}): {}",
-                    v.invariant.id, v.invariant.section, v.detail
-                ),
-            );
+            self.wire.log("driver", Direction::Note, &v.note(None));
         }
         self.violations.extend(leaks);
         crate::redact::frame(&redact(&stderr, &self.monitor.secrets))
@@ -569,14 +562,7 @@ impl Harness<'_> {
             .map_err(|e| Stop::target(format!("the client sent a frame that is not JSON ({e})")))?;
         let violations = self.monitor.inbound(name, &text, &value);
         for v in &violations {
-            self.wire.log(
-                name,
-                Direction::Note,
-                &format!(
-                    "violation {} (§{}): {}",
-                    v.invariant.id, v.invariant.section, v.detail
-                ),
-            );
+            self.wire.log(name, Direction::Note, &v.note(Some(&value)));
         }
         self.violations.extend(violations);
         let frame = Frame { value };

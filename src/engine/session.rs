@@ -341,14 +341,7 @@ impl Run<'_> {
             .map_err(|e| Stop::target(format!("target sent a frame that is not JSON ({e})")))?;
         let violations = self.monitor.inbound(name, &text, Some(&value));
         for v in &violations {
-            self.wire.log(
-                name,
-                Direction::Note,
-                &format!(
-                    "violation {} (§{}): {}",
-                    v.invariant.id, v.invariant.section, v.detail
-                ),
-            );
+            self.wire.log(name, Direction::Note, &v.note(Some(&value)));
         }
         self.violations.extend(violations);
         let frame = Frame { text, value };

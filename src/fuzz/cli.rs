@@ -96,10 +96,12 @@ pub fn summary(r: &FuzzReport, target: &str) -> String {
     ));
     for f in &r.findings {
         s.push_str(&format!(
-            "  {} ({}; replays {}) {}\n",
+            "  {} ({}; replays {}, {}/{} reproduced) {}\n",
             f.signature,
             f.verdict.label(),
             f.replay.label(),
+            f.reproduced,
+            super::REPLAYS,
             f.path
                 .as_ref()
                 .map(|p| p.display().to_string())

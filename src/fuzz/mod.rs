@@ -80,6 +80,10 @@ impl Default for FuzzOptions {
     }
 }
 
+/// How often a written reproducer is replayed to tell a steady finding from
+/// a timing-dependent one.
+pub const REPLAYS: usize = 3;
+
 /// One bug, shrunk.
 #[derive(Debug, Clone)]
 pub struct Finding {
@@ -96,6 +100,9 @@ pub struct Finding {
     pub path: Option<PathBuf>,
     /// Verdict of the reproducer as written, replayed once more.
     pub replay: Verdict,
+    /// Of [`REPLAYS`] replays of the reproducer as written, how many failed
+    /// with the finding's signature (fewer than all: a timing-dependent bug).
+    pub reproduced: usize,
     pub shrink_runs: usize,
 }
 
@@ -320,24 +327,38 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
         faults: o.faults.clone(),
         original_actions,
         shrink_runs: shrunk.runs,
+        replayed: None,
+    };
+    let draft = repro::render(&j.signature, &prov, &final_plan, &shrunk.outcome);
+    // Replay the reproducer as written, as `run --case` would, a few times:
+    // its comments say how steady it is.
+    let (replay, reproduced) =
+        match crate::case::parse_str(&draft, std::path::Path::new("<reproducer>")) {
+            Ok(cases) if !cases.is_empty() => {
+                let mut first = None;
+                let mut same = 0;
+                for _ in 0..REPLAYS {
+                    let out = crate::engine::run_case(&cases[0], &sh.target, &o.engine).await;
+                    first.get_or_insert(out.verdict);
+                    let sig = oracle::judge(&final_plan, &cases[0], &out).map(|j| j.signature);
+                    same += usize::from(sig.as_ref() == Some(&j.signature));
+                }
+                (first.unwrap_or(Verdict::Error), same)
+            }
+            Ok(_) => (Verdict::Error, 0),
+            Err(e) => {
+                sh.errors
+                    .lock()
+                    .unwrap()
+                    .push(format!("reproducer of {} does not load: {e}", j.signature));
+                (Verdict::Error, 0)
+            }
+        };
+    let prov = repro::Provenance {
+        replayed: Some((reproduced, REPLAYS)),
+        ..prov
     };
     let text = repro::render(&j.signature, &prov, &final_plan, &shrunk.outcome);
-    // Replay the reproducer as written, as `run --case` would.
-    let replay = match crate::case::parse_str(&text, std::path::Path::new("<reproducer>")) {
-        Ok(cases) if !cases.is_empty() => {
-            crate::engine::run_case(&cases[0], &sh.target, &o.engine)
-                .await
-                .verdict
-        }
-        Ok(_) => Verdict::Error,
-        Err(e) => {
-            sh.errors
-                .lock()
-                .unwrap()
-                .push(format!("reproducer of {} does not load: {e}", j.signature));
-            Verdict::Error
-        }
-    };
     let path = match &o.out {
         Some(dir) => match repro::write(dir, &j.signature, &text) {
             Ok(p) => Some(p),
@@ -362,6 +383,7 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
         text,
         path,
         replay,
+        reproduced,
         shrink_runs: shrunk.runs,
     };
     on_finding(&f);

@@ -12,7 +12,7 @@
 use super::plan::{Plan, StepTag};
 use crate::case::Case;
 use crate::verdict::{Direction, Origin, Outcome, Verdict};
-use serde_json::Value;
+
 use std::fmt;
 
 /// What identifies a bug.
@@ -77,49 +77,27 @@ fn tag_at<'p>(plan: &'p Plan, case: &Case, line: Option<usize>) -> Option<&'p St
     plan.tags.get(i)
 }
 
-/// The message type of the frame a per-frame violation was about: the last
-/// frame received on that session before the violation note.
+/// The message type of the frame the first violation of `id` was about, as
+/// its wire-log note names it ([`crate::checks::Violation::note`]); with the
+/// event kind for schema violations of `job.event`.
 fn violating_type(outcome: &Outcome, id: &str) -> String {
-    let with_kind = id == crate::checks::SCHEMA.id;
     let prefix = format!("violation {id} ");
-    let Some(at) = outcome
+    outcome
         .wire
         .iter()
-        .position(|w| w.dir == Direction::Note && w.text.starts_with(&prefix))
-    else {
-        return "-".into();
-    };
-    let session = &outcome.wire[at].session;
-    outcome.wire[..at]
-        .iter()
-        .rev()
-        .find(|w| w.dir == Direction::In && &w.session == session)
-        .and_then(|w| {
-            // The log cuts long frames: fall back to reading the fields off the text.
-            let (t, k) = match serde_json::from_str::<Value>(&w.text) {
-                Ok(v) => (
-                    v.get("type").and_then(Value::as_str).map(String::from),
-                    v.pointer("/payload/kind")
-                        .and_then(Value::as_str)
-                        .map(String::from),
-                ),
-                Err(_) => (field_text(&w.text, "type"), field_text(&w.text, "kind")),
-            };
-            let t = t?;
-            match k {
-                Some(k) if with_kind && t == "job.event" => Some(format!("{t}:{k}")),
-                _ => Some(t),
-            }
+        .filter(|w| w.dir == Direction::Note)
+        .find_map(|w| w.text.strip_prefix(&prefix))
+        .and_then(|rest| {
+            // "(§8.3) on job.event: detail"
+            let (section, after) = rest.split_once(") on ")?;
+            (!section.contains(':')).then_some(())?;
+            after.split_once(": ")
+        })
+        .map(|(about, _)| match about.split_once(':') {
+            Some((t, _)) if id != crate::checks::SCHEMA.id => t.to_string(),
+            _ => about.to_string(),
         })
         .unwrap_or_else(|| "-".into())
-}
-
-/// The string value of the first `"name":"..."` in a (possibly cut) JSON text.
-fn field_text(text: &str, name: &str) -> Option<String> {
-    let key = format!("\"{name}\":\"");
-    let start = text.find(&key)? + key.len();
-    let end = text[start..].find('"')?;
-    Some(text[start..start + end].to_string())
 }
 
 /// Normalize a JSON pointer for signatures: array indexes become `*`.

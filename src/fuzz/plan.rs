@@ -606,8 +606,28 @@ pub fn render(actions: &[Action], cfg: &ModelConfig, header: &Header) -> Plan {
         r.st.apply(a, cfg);
         rendered.push(i);
     }
-    // Epilogue: everything sent so far has been read and judged, and the
-    // target still serves a fresh session.
+    // Epilogue: every job that ends on its own has ended, so each of its
+    // frames was read and judged (a violation on a job's last frame must not
+    // depend on whether it beat the final pong); everything sent so far has
+    // been read and judged; and the target still serves a fresh session.
+    r.action = None;
+    let ending: Vec<u32> = r
+        .st
+        .jobs
+        .keys()
+        .copied()
+        .filter(|j| r.captured.contains(j) && r.st.applicable(&Action::WaitJob { job: *j }, cfg))
+        .collect();
+    for job in ending {
+        let wait = Action::WaitJob { job };
+        r.action(0, &wait);
+        r.st.apply(&wait, cfg);
+        if let Some(t) = r.tags.last_mut() {
+            // Part of the epilogue, not of any action.
+            t.action = None;
+            t.rule = "end".into();
+        }
+    }
     r.action = None;
     for s in [Slot::A, Slot::B] {
         if r.st.slot(s).open {

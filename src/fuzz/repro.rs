@@ -17,6 +17,8 @@ pub struct Provenance {
     pub faults: Vec<String>,
     pub original_actions: usize,
     pub shrink_runs: usize,
+    /// (reproduced, replays): how steady the written reproducer was.
+    pub replayed: Option<(usize, usize)>,
 }
 
 /// Most wire log lines in a reproducer, and their longest text.
@@ -96,6 +98,16 @@ pub fn render(sig: &Signature, prov: &Provenance, plan: &Plan, outcome: &Outcome
     c(&format!(
         "replay: arcp-conform run --case FILE{target}{faults}"
     ));
+    if let Some((same, of)) = prov.replayed {
+        c(&format!(
+            "replayed {of} times by the fuzzer: {same} reproduced this signature{}",
+            if same < of {
+                " (timing-dependent: replay it a few times)"
+            } else {
+                ""
+            }
+        ));
+    }
     c("");
     c("wire log of the shrunk run (-> sent, <- received, -- note):");
     let shown = outcome.wire.len().min(WIRE_LINES);
