@@ -42,7 +42,21 @@ fn binary() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
+/// CPU time (user + system) of this process and of its reaped children.
+fn cpu() -> (Duration, Duration) {
+    let of = |who| {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut u) };
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        tv(u.ru_utime) + tv(u.ru_stime)
+    };
+    (of(libc::RUSAGE_SELF), of(libc::RUSAGE_CHILDREN))
+}
+
 /// Iterations of the fuzz loop (no shrinking): iterations/s and frames/s.
+/// For a target in child processes, also the CPU each side spent per frame:
+/// the harness (this process) against the target (its reaped children).
 async fn fuzz_row(label: &str, target: Arc<Target>, jobs: usize, iterations: u64) {
     let engine = EngineOptions::default();
     let model = match fuzz::model_config(&target, &engine, &Default::default()).await {
@@ -61,7 +75,12 @@ async fn fuzz_row(label: &str, target: Arc<Target>, jobs: usize, iterations: u64
         model,
         ..FuzzOptions::default()
     };
+    // Stdio targets run as reaped child processes, so their CPU time shows up
+    // in RUSAGE_CHILDREN; a WebSocket server started once would not.
+    let external = matches!(target.kind, arcp_conform::target::Kind::Stdio(_));
+    let (self0, kids0) = cpu();
     let r = fuzz::fuzz(target, opts, |_| {}).await;
+    let (self1, kids1) = cpu();
     println!(
         "{label:<44} {:>9.1} iterations/s {:>10.0} frames/s   ({} iterations, {} frames, {:.1}s, {} findings)",
         r.iterations_per_sec(),
@@ -71,6 +90,15 @@ async fn fuzz_row(label: &str, target: Arc<Target>, jobs: usize, iterations: u64
         r.elapsed.as_secs_f64(),
         r.findings.len()
     );
+    if external && r.frames > 0 {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / r.frames as f64;
+        let (h, t) = (per(self1 - self0), per(kids1 - kids0));
+        println!(
+            "{:<44} CPU per frame: harness {h:.0} µs, target {t:.0} µs (harness/target {:.2})",
+            "",
+            h / t.max(1e-9)
+        );
+    }
 }
 
 /// Raw frame path: ping/pong round trips on one session, `window` in flight.
@@ -111,6 +139,42 @@ async fn ping_row(label: &str, target: &Target, secs: f64, window: usize) {
     let _ = conn.shutdown(Duration::from_millis(200)).await;
 }
 
+/// The Python SDK target over stdio, when its venv exists
+/// (`bash targets/python/setup.sh`): FUZZ_BENCH_PYTHON_ITERATIONS (default 6).
+async fn python_rows() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    if !root.join("targets/python/.venv/bin/python").exists() {
+        println!(
+            "(no targets/python/.venv: `bash targets/python/setup.sh` for the Python SDK rows)"
+        );
+        return;
+    }
+    // The profile names its command relative to the repository root.
+    let _ = std::env::set_current_dir(&root);
+    let profile = match Profile::load(&root.join("targets/python/profile.yaml")) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("Python SDK profile: {e}");
+            return;
+        }
+    };
+    let Some(cmd) = profile.target.clone() else {
+        println!("Python SDK profile names no target");
+        return;
+    };
+    let t = match Target::external(&cmd, profile, TransportOptions::default()).await {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            println!("Python SDK target: {e}");
+            return;
+        }
+    };
+    let n = env_num("FUZZ_BENCH_PYTHON_ITERATIONS", 6.0) as u64;
+    fuzz_row("fuzz, Python SDK over stdio", t.clone(), 2, n).await;
+    ping_row("frames, Python SDK over stdio", &t, 2.0, 1).await;
+    ping_row("frames, Python SDK over stdio", &t, 2.0, 64).await;
+}
+
 fn main() {
     let iterations = env_num("FUZZ_BENCH_ITERATIONS", 300.0) as u64;
     let secs = env_num("FUZZ_BENCH_SECS", 2.0);
@@ -146,5 +210,6 @@ fn main() {
         ping_row("frames, serve --stdio", &stdio, secs, 1).await;
         ping_row("frames, serve --stdio", &stdio, secs, 64).await;
         println!("\nstdio binary: {}", bin.display());
+        python_rows().await;
     });
 }

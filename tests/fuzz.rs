@@ -108,6 +108,28 @@ async fn finds_retryable_expiry() {
     finds(Fault::RetryableExpiry, 14).await;
 }
 
+// Semantic oracles: the plan predicts what a job's lease allows (§9.3, §9.6,
+// §9.7) and what its acceptance says (§7.5, §11).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_no_lease_enforcement() {
+    finds(Fault::NoLeaseEnforcement, 15).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_ignore_budget() {
+    finds(Fault::IgnoreBudget, 22).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_no_agent_version_suffix() {
+    finds(Fault::NoAgentVersionSuffix, 17).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_no_trace_propagation() {
+    finds(Fault::NoTracePropagation, 18).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_free_runtime_yields_nothing() {
     let mut opts = options(20);

@@ -18,6 +18,7 @@ pub mod model;
 pub mod mutate;
 pub mod oracle;
 pub mod plan;
+pub mod predict;
 pub mod repro;
 pub mod shrink;
 pub mod targets;

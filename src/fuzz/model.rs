@@ -108,6 +108,8 @@ pub struct JobSpec {
     pub expires_ms: Option<u64>,
     pub max_runtime_sec: Option<f64>,
     pub idempotency_key: Option<String>,
+    /// A W3C `traceparent` sent as the submission's `trace_id` (§11).
+    pub trace: Option<String>,
     /// Contains a `wait` op: runs until cancelled.
     pub waits: bool,
 }
@@ -695,6 +697,7 @@ pub fn job_spec(g: &mut Gen, features: &[String], id: u32) -> JobSpec {
             expires_ms: None,
             max_runtime_sec: None,
             idempotency_key: None,
+            trace: None,
             waits: false,
         };
     }
@@ -762,6 +765,9 @@ pub fn job_spec(g: &mut Gen, features: &[String], id: u32) -> JobSpec {
         idempotency_key: g
             .chance(0.2)
             .then(|| format!("fz-key-{id}-{}", g.below(1_000_000))),
+        trace: g
+            .chance(0.3)
+            .then(|| format!("00-{}-{:016x}-01", g.trace_id(), g.u64() | 1)),
         waits,
     }
 }
@@ -892,6 +898,9 @@ pub fn simplify(a: &Action) -> Vec<Action> {
             }
             if spec.idempotency_key.is_some() {
                 out.push(with(&|c: &mut JobSpec| c.idempotency_key = None));
+            }
+            if spec.trace.is_some() {
+                out.push(with(&|c: &mut JobSpec| c.trace = None));
             }
         }
         Action::Mutate { s, m } => {

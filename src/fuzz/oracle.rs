@@ -198,6 +198,20 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
         return Some(judged(oracle, message, rule));
     }
     let oracle = tag.map(|t| t.oracle).unwrap_or("step");
+    // A frame arrived but differed: name where ("at /payload/agent: ..."),
+    // so different wrong fields are different findings.
+    // Only for replies, where the frame that differed is the reply itself.
+    let rule = match outcome
+        .actual
+        .as_deref()
+        .and_then(|a| a.strip_prefix("at /"))
+        .and_then(|a| a.split_once(':'))
+    {
+        Some((p, _)) if oracle == "accept" && !p.contains(' ') => {
+            format!("{rule}@{}", pointer_shape(&format!("/{p}")))
+        }
+        _ => rule,
+    };
     Some(judged(oracle, message, rule))
 }
 
@@ -233,6 +247,26 @@ pub fn requirement(sig: &Signature) -> (Vec<String>, String) {
         "accept" if sig.message == "session.close" => (
             "6.7",
             "The runtime acknowledges with `session.closed`.",
+        ),
+        "lease" => (
+            "9.3",
+            "The runtime MUST evaluate the effective lease before authorizing any operation. An operation not covered by the lease MUST fail with `PERMISSION_DENIED`.",
+        ),
+        "budget" => (
+            "9.6",
+            "If any counter is ≤ 0, the operation MUST fail with `BUDGET_EXHAUSTED`.",
+        ),
+        "accept" if sig.rule.ends_with("@/payload/agent") => (
+            "7.5",
+            "The resolved version appears in `job.accepted.payload` and in listings as `agent: \"name@version\"`.",
+        ),
+        "trace" => (
+            "11",
+            "Runtimes MUST forward the trace context to tool servers and sub-agents.",
+        ),
+        "accept" if sig.rule.ends_with("@/trace_id") => (
+            "11",
+            "Runtimes MUST forward the trace context to tool servers and sub-agents.",
         ),
         "terminal" => (
             "7.3",

@@ -9,8 +9,9 @@
 //! it embodies, the message type involved and the rule (mutation or check),
 //! so a failing step names a finding's signature.
 
-use super::model::{Action, ModelConfig, PreEnd, Reconnect, Slot, State, Who};
+use super::model::{Action, JobSpec, ModelConfig, PreEnd, Reconnect, Slot, State, Who};
 use super::mutate::{self, Class, FrameCtx};
+use super::predict::{self, Outcome};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeSet;
 
@@ -120,6 +121,71 @@ impl Renderer<'_> {
             "session.ping",
             rule,
         );
+    }
+
+    /// Expectations on the job's `tool_call` / `tool_result` events for the
+    /// steps whose outcome its lease decides ([`predict`]).
+    fn enforcement(&mut self, s: &str, job: u32, spec: &JobSpec, trace: Option<&str>) {
+        let id = format!("${{j{job}}}");
+        let event = |payload: Value| json!({"type": "job.event", "job_id": id, "payload": payload});
+        for (k, op) in predict::operations(spec).into_iter().enumerate() {
+            let call = format!("c{job}x{k}");
+            let result = |error: Value| {
+                event(
+                    json!({"kind": "tool_result", "body": {"call_id": format!("${{{call}}}"), "error": error}}),
+                )
+            };
+            let (oracle, rule, pattern) = match op.outcome {
+                Outcome::Allowed => ("lease", "allowed", result(json!("$absent"))),
+                Outcome::Denied => (
+                    "lease",
+                    "permission-denied",
+                    result(json!({"code": "PERMISSION_DENIED"})),
+                ),
+                Outcome::Exhausted { covered } => {
+                    // It MAY be a tool_result error or end the job, with or
+                    // without a tool_call first: the last prediction.
+                    let code = if covered {
+                        json!("BUDGET_EXHAUSTED")
+                    } else {
+                        json!({"$one_of": ["BUDGET_EXHAUSTED", "PERMISSION_DENIED"]})
+                    };
+                    let as_result =
+                        event(json!({"kind": "tool_result", "body": {"error": {"code": code}}}));
+                    let as_error = json!({"type": "job.error", "job_id": id, "payload": {"code": "BUDGET_EXHAUSTED"}});
+                    self.push(
+                        json!({"expect": {"session": s, "match": {"$one_of": [as_result, as_error]}}}),
+                        "budget",
+                        "job.event",
+                        "budget-exhausted",
+                    );
+                    break;
+                }
+            };
+            let mut call_event = event(
+                json!({"kind": "tool_call", "body": {"tool": op.tool, "call_id": format!("$capture {call}")}}),
+            );
+            // §11: the job's first tool call carries the submission's trace.
+            let oracle_call = match trace {
+                Some(t) if k == 0 => {
+                    call_event["trace_id"] = json!(t);
+                    "trace"
+                }
+                _ => "lease",
+            };
+            self.push(
+                json!({"expect": {"session": s, "match": call_event}}),
+                oracle_call,
+                "job.event",
+                "tool-call",
+            );
+            self.push(
+                json!({"expect": {"session": s, "match": pattern}}),
+                oracle,
+                "job.event",
+                rule,
+            );
+        }
     }
 
     fn send_built(&mut self, s: &str, m: &mutate::Mutant, in_session: bool) -> Class {
@@ -318,19 +384,31 @@ impl Renderer<'_> {
                 for f in spec.features() {
                     self.features.insert(f.to_string());
                 }
+                let mut send =
+                    json!({"session": s.name(), "type": "job.submit", "payload": payload});
+                // §11: the job carries the submission's trace id (the 32 hex
+                // digits; a runtime may put its own span id beside them).
+                let trace = spec.trace.as_ref().map(|t| {
+                    send["envelope"] = json!({ "trace_id": t });
+                    format!("$regex {}", t.split('-').nth(1).unwrap_or(t))
+                });
+                self.push(json!({ "send": send }), "send", "job.submit", "submit");
+                let mut accepted = json!({"type": "job.accepted", "payload": {"job_id": format!("$capture j{job}")}});
+                // §7.5: the resolved version appears as `agent: "name@version"`.
+                if self.st.slot(*s).has("agent_versions") {
+                    accepted["payload"]["agent"] = json!("$regex ^[^@]+@.+$");
+                }
+                if let Some(t) = &trace {
+                    accepted["trace_id"] = json!(t);
+                }
                 self.push(
-                    json!({"send": {"session": s.name(), "type": "job.submit", "payload": payload}}),
-                    "send",
-                    "job.submit",
-                    "submit",
-                );
-                self.push(
-                    json!({"expect": {"session": s.name(), "match": {"type": "job.accepted", "payload": {"job_id": format!("$capture j{job}")}}}}),
+                    json!({"expect": {"session": s.name(), "match": accepted}}),
                     "accept",
                     "job.submit",
                     "submit",
                 );
                 self.captured.insert(*job);
+                self.enforcement(s.name(), *job, spec, trace.as_deref());
             }
             Action::WaitJob { job } => {
                 let slot = self.st.jobs[job].slot;
