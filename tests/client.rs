@@ -163,6 +163,36 @@ fn main() {
     }
     eprintln!("client fault proof: {pairs} (case, fault) pairs");
 
+    // A failure that quotes the client's frame (here a hello of the wrong type,
+    // as the Rust SDK's `session.open`) shows no bearer token.
+    {
+        let (rt, opts) = (rt.clone(), opts.clone());
+        let case = cases
+            .iter()
+            .find(|c| c.id == "client.hello.bearer-auth")
+            .expect("client.hello.bearer-auth")
+            .clone();
+        trials.push(Trial::test("token-not-quoted-in-failure", move || {
+            let open = r#"{"arcp":"1.1","id":"msg_1","type":"session.open","payload":{"auth":{"scheme":"bearer","token":"tok-alice"}}}"#;
+            let cmd = format!(
+                "(printf '%s\\n' '{open}'; sleep 2) | sh -c \"$ARCP_CONFORM_RUNTIME_CMD\" >/dev/null"
+            );
+            let mut t = ClientTarget::new(cmd, ClientTransport::Stdio);
+            t.relay = shell_quote(EXE);
+            let outcome = rt.block_on(run_case(&case, &t, &opts));
+            let shown = format!(
+                "{} {:?} {:?}",
+                outcome.reason, outcome.expected, outcome.actual
+            );
+            check(
+                outcome.verdict == Verdict::Fail
+                    && shown.contains("session.open")
+                    && !shown.contains("tok-alice"),
+                || format!("{:?}: {shown}", outcome.verdict),
+            )
+        }));
+    }
+
     // The command line: exit 0 on a clean client, 1 on a faulty one, reports written.
     trials.push(Trial::test("cli-client-command", || {
         let dir = std::env::temp_dir().join(format!("arcp-conform-client-{}", std::process::id()));

@@ -255,11 +255,14 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
     if !h.violations.is_empty() && outcome.verdict < Verdict::Fail {
         outcome = shared::outcome(Ok(()), case.level, h.current_line, &h.violations);
     }
-    // Credential values never reach a report, wherever the client put them.
+    // Credential values never reach a report, wherever the client put them;
+    // nor does a token in a frame the failure text quotes (a client's hello
+    // shown as `actual` carries its bearer token), as in the runtime engine.
     let secrets = h.monitor.secrets.clone();
-    outcome.reason = redact(&outcome.reason, &secrets);
-    outcome.expected = outcome.expected.map(|t| redact(&t, &secrets));
-    outcome.actual = outcome.actual.map(|t| redact(&t, &secrets));
+    let scrub = |t: &str| crate::redact::scrub_text(&redact(t, &secrets));
+    outcome.reason = scrub(&outcome.reason);
+    outcome.expected = outcome.expected.map(|t| scrub(&t));
+    outcome.actual = outcome.actual.map(|t| scrub(&t));
     outcome.wire = h.wire.take();
     outcome.stderr = stderr;
     outcome.duration = started.elapsed();
