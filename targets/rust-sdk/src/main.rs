@@ -192,7 +192,10 @@ async fn cost(ctx: &ToolContext, step: &Value) -> Result<(), ARCPError> {
     let unit = step.get("unit").and_then(Value::as_str).unwrap_or("USD");
     match ctx.charge(name, value, unit).await {
         Err(ARCPError::InvalidArgument { detail }) => {
-            note(ctx.job_id().as_str(), &format!("cost refused by the SDK: {detail}"));
+            note(
+                ctx.job_id().as_str(),
+                &format!("cost refused by the SDK: {detail}"),
+            );
             Ok(())
         }
         other => other,
@@ -213,7 +216,11 @@ async fn result_chunks(
     let chunks: Vec<String> = step
         .get("chunks")
         .and_then(Value::as_array)
-        .map(|a| a.iter().map(|c| c.as_str().unwrap_or("").to_owned()).collect())
+        .map(|a| {
+            a.iter()
+                .map(|c| c.as_str().unwrap_or("").to_owned())
+                .collect()
+        })
         .unwrap_or_default();
     let result_id = streamed
         .result_id
@@ -223,8 +230,14 @@ async fn result_chunks(
     for (i, data) in chunks.into_iter().enumerate() {
         let more = !(last && i + 1 == n);
         streamed.size += data.len() as u64;
-        ctx.emit_result_chunk(result_id.clone(), streamed.next_chunk_seq, data, encoding, more)
-            .await?;
+        ctx.emit_result_chunk(
+            result_id.clone(),
+            streamed.next_chunk_seq,
+            data,
+            encoding,
+            more,
+        )
+        .await?;
         streamed.next_chunk_seq += 1;
     }
     Ok(())
@@ -260,9 +273,18 @@ fn fail_error(step: &Value) -> ARCPError {
     match code {
         "PERMISSION_DENIED" => ARCPError::PermissionDenied { detail },
         "LEASE_SUBSET_VIOLATION" => ARCPError::LeaseSubsetViolation { detail },
-        "JOB_NOT_FOUND" => ARCPError::NotFound { kind: "job", id: detail },
-        "AGENT_NOT_AVAILABLE" => ARCPError::NotFound { kind: "agent", id: detail },
-        "DUPLICATE_KEY" => ARCPError::AlreadyExists { kind: "idempotency_key", id: detail },
+        "JOB_NOT_FOUND" => ARCPError::NotFound {
+            kind: "job",
+            id: detail,
+        },
+        "AGENT_NOT_AVAILABLE" => ARCPError::NotFound {
+            kind: "agent",
+            id: detail,
+        },
+        "DUPLICATE_KEY" => ARCPError::AlreadyExists {
+            kind: "idempotency_key",
+            id: detail,
+        },
         "AGENT_VERSION_NOT_AVAILABLE" => ARCPError::AgentVersionNotAvailable {
             agent: detail,
             version: String::new(),
@@ -272,7 +294,9 @@ fn fail_error(step: &Value) -> ARCPError {
         "TIMEOUT" => ARCPError::DeadlineExceeded { detail },
         "RESUME_WINDOW_EXPIRED" => ARCPError::DataLoss { detail },
         "HEARTBEAT_LOST" => ARCPError::HeartbeatLost { missed_count: 2 },
-        "LEASE_EXPIRED" => ARCPError::LeaseExpired { lease_id: LeaseId::new() },
+        "LEASE_EXPIRED" => ARCPError::LeaseExpired {
+            lease_id: LeaseId::new(),
+        },
         "BUDGET_EXHAUSTED" => ARCPError::BudgetExhausted { detail },
         "INVALID_REQUEST" => ARCPError::InvalidArgument { detail },
         "UNAUTHENTICATED" => ARCPError::Unauthenticated { detail },
@@ -301,7 +325,10 @@ async fn build_runtime(time_scale: f64) -> Result<ARCPRuntime, ARCPError> {
     // The inventory is static configuration in this SDK (it is not derived
     // from the registered handlers); keep the two lists in step.
     let caps = Capabilities {
-        agents: Some(AgentInventory::Rich(vec![entry("conformance"), entry("echo")])),
+        agents: Some(AgentInventory::Rich(vec![
+            entry("conformance"),
+            entry("echo"),
+        ])),
         subscriptions: Some(true),
         model_use: Some(true),
         ..Capabilities::default()
@@ -452,7 +479,10 @@ fn parse_args() -> Result<(Mode, f64), String> {
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok((mode.ok_or("one of --stdio or --ws is required")?, time_scale))
+    Ok((
+        mode.ok_or("one of --stdio or --ws is required")?,
+        time_scale,
+    ))
 }
 
 fn main() {
