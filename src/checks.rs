@@ -319,7 +319,15 @@ impl Monitor {
                     .and_then(Value::as_str)
                     .unwrap_or(&job)
                     .to_string();
-                if let Some(b) = payload.get("budget").and_then(Value::as_object) {
+                // §7.2: an idempotent resubmission gets "the same
+                // `job.accepted` payload", budget at acceptance included.
+                let seen = kind == Some(MessageType::JobAccepted)
+                    && view.budget.keys().any(|(j, _)| *j == job_key);
+                if let Some(b) = payload
+                    .get("budget")
+                    .and_then(Value::as_object)
+                    .filter(|_| !seen)
+                {
                     for (cur, val) in b {
                         if let Some(x) = val.as_f64() {
                             let key = (job_key.clone(), cur.clone());
@@ -446,6 +454,20 @@ mod tests {
         assert_eq!(run(&mut m, "a", term(8)), ["frame.terminal-once"]);
         m.resumed("a", 6);
         assert!(run(&mut m, "a", term(7)).is_empty());
+    }
+
+    #[test]
+    fn an_idempotent_resubmission_repeats_the_accepted_budget() {
+        let mut m = Monitor::new();
+        m.schema = false;
+        m.opened("a", "alice", &[]);
+        let accepted = json!({"type": "job.accepted", "job_id": "j", "payload": {"job_id": "j", "budget": {"USD": 1.0}}});
+        let rem = |x: f64, seq: u64| json!({"type": "job.event", "job_id": "j", "event_seq": seq, "payload": {"kind": "metric", "body": {"name": "cost.budget.remaining", "value": x, "unit": "USD"}}});
+        assert!(run(&mut m, "a", accepted.clone()).is_empty());
+        assert!(run(&mut m, "a", rem(-2.0, 1)).is_empty());
+        // §7.2: "the same job.accepted payload", budget at acceptance and all.
+        assert!(run(&mut m, "a", accepted).is_empty());
+        assert_eq!(run(&mut m, "a", rem(0.5, 2)), ["frame.budget"]);
     }
 
     #[test]

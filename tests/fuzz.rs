@@ -23,7 +23,7 @@ fn target(fault: Option<Fault>) -> Target {
 fn options(seed: u64) -> FuzzOptions {
     FuzzOptions {
         seed,
-        iterations: Some(60),
+        iterations: Some(200),
         jobs: 2,
         max_findings: Some(1),
         shrink_runs: 30,
@@ -117,7 +117,7 @@ async fn finds_no_lease_enforcement() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_ignore_budget() {
-    finds(Fault::IgnoreBudget, 22).await;
+    finds(Fault::IgnoreBudget, 16).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,6 +128,11 @@ async fn finds_no_agent_version_suffix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_no_trace_propagation() {
     finds(Fault::NoTracePropagation, 18).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_ignore_duplicate_key() {
+    finds(Fault::IgnoreDuplicateKey, 19).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

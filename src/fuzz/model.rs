@@ -181,6 +181,13 @@ pub enum Action {
     WaitJob {
         job: u32,
     },
+    /// Submit job `job` again with its idempotency key (§7.2): the same
+    /// parameters, or (`conflict`) other ones.
+    Resubmit {
+        s: Slot,
+        job: u32,
+        conflict: bool,
+    },
     Cancel {
         s: Slot,
         job: u32,
@@ -268,6 +275,8 @@ pub struct JobState {
     pub waitable: bool,
     pub waited: bool,
     pub cancel_sent: bool,
+    /// Submitted with an idempotency key.
+    pub keyed: bool,
 }
 
 /// What the model knows at a point of the sequence.
@@ -340,6 +349,10 @@ impl State {
                 open(js.slot) && js.waitable && !js.waited && (!js.waits || js.cancel_sent)
             }),
             Action::Cancel { s, job: j } => open(*s) && job(j).is_some(),
+            // From the submitting session, so the key's scope is not in question.
+            Action::Resubmit { s, job: j, .. } => {
+                open(*s) && job(j).is_some_and(|js| js.keyed) && self.submitted_by(*j, *s)
+            }
             Action::Subscribe { s, job: j, .. } => {
                 open(*s) && self.slot(*s).has("subscribe") && job(j).is_some()
             }
@@ -395,6 +408,7 @@ impl State {
                         waitable: true,
                         waited: false,
                         cancel_sent: false,
+                        keyed: spec.idempotency_key.is_some(),
                     },
                 );
             }
@@ -455,6 +469,7 @@ impl State {
             | Action::Burst { .. }
             | Action::ListJobs { .. }
             | Action::Ack { .. }
+            | Action::Resubmit { .. }
             | Action::Oversize { .. }
             | Action::Sleep { .. } => {}
         }
@@ -563,8 +578,9 @@ fn propose(g: &mut Gen, cfg: &ModelConfig, st: &State, next_job: &mut u32) -> Ac
         }
     };
     // Kinds: open, prehello, ping, burst, submit, wait, cancel, subscribe,
-    // unsubscribe, list, ack, reconnect, close, mutate, oversize, sleep.
-    let weights = [8, 2, 6, 2, 14, 8, 5, 5, 1, 4, 2, 4, 1, 26, 1, 1];
+    // unsubscribe, list, ack, reconnect, close, mutate, oversize, sleep,
+    // resubmit.
+    let weights = [8, 2, 6, 2, 14, 8, 5, 5, 1, 4, 2, 4, 1, 26, 1, 1, 4];
     // Job actions from the other session half of the time (cross-session
     // and cross-principal authority).
     let cross = |g: &mut Gen, j: u32| -> Slot {
@@ -680,6 +696,24 @@ fn propose(g: &mut Gen, cfg: &ModelConfig, st: &State, next_job: &mut u32) -> Ac
             s,
             bytes: g.range(64 * 1024, cfg.oversize_max.max(64 * 1024)),
         },
+        16 => {
+            // Prefer jobs that have a key.
+            let keyed: Vec<u32> = st
+                .jobs
+                .iter()
+                .filter(|(_, j)| j.keyed && j.slot == s)
+                .map(|(k, _)| *k)
+                .collect();
+            Action::Resubmit {
+                s,
+                job: if keyed.is_empty() {
+                    job(g)
+                } else {
+                    *g.pick(&keyed)
+                },
+                conflict: g.chance(0.4),
+            }
+        }
         _ => Action::Sleep {
             ms: g.range(10, 500),
         },

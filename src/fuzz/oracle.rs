@@ -260,6 +260,10 @@ pub fn requirement(sig: &Signature) -> (Vec<String>, String) {
             "7.5",
             "The resolved version appears in `job.accepted.payload` and in listings as `agent: \"name@version\"`.",
         ),
+        "idempotency" => (
+            "7.2",
+            "If `idempotency_key` is present on `job.submit`, the runtime MUST return the same `job.accepted` payload for any subsequent submission with the same key and identical parameters. A reused key with conflicting parameters returns `DUPLICATE_KEY`.",
+        ),
         "trace" => (
             "11",
             "Runtimes MUST forward the trace context to tool servers and sub-agents.",

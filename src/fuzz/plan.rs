@@ -13,7 +13,7 @@ use super::model::{Action, JobSpec, ModelConfig, PreEnd, Reconnect, Slot, State,
 use super::mutate::{self, Class, FrameCtx};
 use super::predict::{self, Outcome};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A `session.error` answering the request with this id: its `request_id`
 /// (when the runtime sends one) must be that id, so a stale error from an
@@ -79,6 +79,8 @@ struct Renderer<'a> {
     features: BTreeSet<String>,
     /// Jobs whose id has been captured (`${jN}`).
     captured: BTreeSet<u32>,
+    /// The `job.submit` step of each job, for resubmission.
+    submits: BTreeMap<u32, Value>,
     nonce: u32,
     tokens: u32,
     ids: u64,
@@ -372,8 +374,15 @@ impl Renderer<'_> {
                     payload["lease_request"] = Value::Object(spec.lease.clone());
                 }
                 if let Some(ms) = spec.expires_ms {
-                    payload["lease_constraints"] =
-                        json!({"expires_at": format!("${{now+{ms}ms}}")});
+                    // Bound once, so a resubmission's parameters are identical.
+                    let name = format!("x{job}");
+                    self.push(
+                        json!({"set": {&name: format!("${{now+{ms}ms}}")}}),
+                        "set",
+                        "-",
+                        "expires-at",
+                    );
+                    payload["lease_constraints"] = json!({"expires_at": format!("${{{name}}}")});
                 }
                 if let Some(r) = spec.max_runtime_sec {
                     payload["max_runtime_sec"] = json!(r);
@@ -392,12 +401,17 @@ impl Renderer<'_> {
                     send["envelope"] = json!({ "trace_id": t });
                     format!("$regex {}", t.split('-').nth(1).unwrap_or(t))
                 });
+                self.submits.insert(*job, send.clone());
                 self.push(json!({ "send": send }), "send", "job.submit", "submit");
                 let mut accepted = json!({"type": "job.accepted", "payload": {"job_id": format!("$capture j{job}")}});
-                // §7.5: the resolved version appears as `agent: "name@version"`.
-                if self.st.slot(*s).has("agent_versions") {
-                    accepted["payload"]["agent"] = json!("$regex ^[^@]+@.+$");
-                }
+                // The agent asked for (so a stale acceptance of another
+                // submission does not stand in); §7.5: with versions
+                // negotiated, resolved as `agent: "name@version"`.
+                accepted["payload"]["agent"] = if self.st.slot(*s).has("agent_versions") {
+                    json!(format!("$regex ^{agent}@.+$"))
+                } else {
+                    json!(format!("$regex ^{agent}(@.*)?$"))
+                };
                 if let Some(t) = &trace {
                     accepted["trace_id"] = json!(t);
                 }
@@ -417,6 +431,38 @@ impl Renderer<'_> {
                     "terminal",
                     "job.submit",
                     "job-ends",
+                );
+            }
+            Action::Resubmit { s, job, conflict } => {
+                let Some(mut send) = self.submits.get(job).cloned() else {
+                    return;
+                };
+                let id = self.msg_id();
+                send["session"] = json!(s.name());
+                send["envelope"]["id"] = json!(id);
+                let (rule, pattern) = if *conflict {
+                    send["payload"]["input"] = json!({"steps": [{"op": "log", "message": format!("conflict {id}")}, {"op": "finish"}]});
+                    // A past expires_at could be refused first (INVALID_REQUEST).
+                    if let Some(p) = send["payload"].as_object_mut() {
+                        p.remove("lease_constraints");
+                    }
+                    let mut err = error_for(&id);
+                    err["payload"]["code"] = json!("DUPLICATE_KEY");
+                    let job_error =
+                        json!({"type": "job.error", "payload": {"code": "DUPLICATE_KEY"}});
+                    ("resubmit-conflicting", json!({"$one_of": [err, job_error]}))
+                } else {
+                    (
+                        "resubmit-same",
+                        json!({"type": "job.accepted", "payload": {"job_id": format!("${{j{job}}}")}}),
+                    )
+                };
+                self.push(json!({ "send": send }), "send", "job.submit", rule);
+                self.push(
+                    json!({"expect": {"session": s.name(), "match": pattern}}),
+                    "idempotency",
+                    "job.submit",
+                    rule,
                 );
             }
             Action::Cancel { s, job } => {
@@ -671,6 +717,7 @@ pub fn render(actions: &[Action], cfg: &ModelConfig, header: &Header) -> Plan {
         action: None,
         features: BTreeSet::new(),
         captured: BTreeSet::new(),
+        submits: BTreeMap::new(),
         nonce: 0,
         tokens: 0,
         ids: 0,

@@ -160,6 +160,10 @@ impl Runtime {
             },
         };
         let mut expires_at = None;
+        // Refused only after the idempotency lookup: an identical
+        // resubmission gets the same job.accepted (§7.2) even once the
+        // expiry it named has passed.
+        let mut past_expiry = None;
         if let Some(raw) = constraints.as_ref().and_then(|c| c.expires_at.as_ref()) {
             if !self.session_has(sid, Feature::LeaseExpiresAt) {
                 return refuse(
@@ -172,12 +176,7 @@ impl Runtime {
                 _ if self.fault(Fault::AcceptPastExpiresAt) => {
                     expires_at = parse_expires_at(raw).ok()
                 }
-                Ok(_) => {
-                    return refuse(
-                        ErrorCode::InvalidRequest,
-                        format!("expires_at `{raw}` is not in the future"),
-                    )
-                }
+                Ok(_) => past_expiry = Some(format!("expires_at `{raw}` is not in the future")),
                 Err(e) => return refuse(ErrorCode::InvalidRequest, e),
             }
         }
@@ -242,6 +241,9 @@ impl Runtime {
                     );
                 }
             }
+        }
+        if let Some(why) = past_expiry {
+            return refuse(ErrorCode::InvalidRequest, why);
         }
         let job_id = crate::ids::job_id();
         let credentials = if st
