@@ -6,13 +6,14 @@
 # reports/fuzz-faults.md). Not part of CI: it takes minutes.
 #
 #   fuzz/scan-faults.sh [ITERATIONS] [SEED] [OUT.md]
+# ARCP_CONFORM_BIN=PATH uses that binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 iterations="${1:-300}"
 seed="${2:-1}"
 out="${3:-reports/fuzz-faults.md}"
-cargo build --release --quiet
-B="$PWD/target/release/arcp-conform"
+[ -n "${ARCP_CONFORM_BIN:-}" ] || cargo build --release --quiet
+B="${ARCP_CONFORM_BIN:-$PWD/target/release/arcp-conform}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 found=0
@@ -20,13 +21,14 @@ total=0
 rows=""
 while read -r fault what; do
   total=$((total + 1))
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   set +e
   text=$(timeout 300 "$B" fuzz --seed "$seed" --iterations "$iterations" --fault "$fault" \
     --max-findings 1 --shrink-runs 0 --quiet --out "$tmp/$fault" 2>&1)
   rc=$?
   set -e
-  secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  secs="$((ms / 1000)).$(( (ms % 1000) / 100 ))"
   sig=$(printf '%s\n' "$text" | sed -n 's/^  \(.*\) (\(FAIL\|ERROR\|WARN\|BLOCKED\|UNTESTABLE\);.*/\1/p' | head -1)
   if [ -n "$sig" ]; then
     found=$((found + 1)); result="found: \`$sig\`"

@@ -117,7 +117,7 @@ async fn finds_no_lease_enforcement() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_ignore_budget() {
-    finds(Fault::IgnoreBudget, 16).await;
+    finds(Fault::IgnoreBudget, 22).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -133,6 +133,16 @@ async fn finds_no_trace_propagation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_ignore_duplicate_key() {
     finds(Fault::IgnoreDuplicateKey, 19).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_ignore_lease_expiry() {
+    finds(Fault::IgnoreLeaseExpiry, 20).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_no_timeout() {
+    finds(Fault::NoTimeout, 21).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

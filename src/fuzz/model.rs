@@ -151,6 +151,8 @@ pub enum PreEnd {
     BadToken,
     /// A hello without auth: UNAUTHENTICATED.
     NoAuth,
+    /// A valid token under another scheme: refused (§6.1 names bearer).
+    BadScheme,
 }
 
 /// One thing the fuzzing client does.
@@ -180,6 +182,12 @@ pub enum Action {
     },
     WaitJob {
         job: u32,
+    },
+    /// Submit to an agent the runtime does not have (§7.5, §12): an unknown
+    /// name, or (`version`) a known name at a version nobody registered.
+    SubmitUnknown {
+        s: Slot,
+        version: bool,
     },
     /// Submit job `job` again with its idempotency key (§7.2): the same
     /// parameters, or (`conflict`) other ones.
@@ -277,6 +285,8 @@ pub struct JobState {
     pub cancel_sent: bool,
     /// Submitted with an idempotency key.
     pub keyed: bool,
+    /// Waits for a cancel but has a max_runtime_sec: must end timed_out.
+    pub times_out: bool,
 }
 
 /// What the model knows at a point of the sequence.
@@ -346,9 +356,17 @@ impl State {
                     }
             }
             Action::WaitJob { job: j } => job(j).is_some_and(|js| {
-                open(js.slot) && js.waitable && !js.waited && (!js.waits || js.cancel_sent)
+                open(js.slot)
+                    && js.waitable
+                    && !js.waited
+                    && (!js.waits || js.cancel_sent || js.times_out)
             }),
             Action::Cancel { s, job: j } => open(*s) && job(j).is_some(),
+            Action::SubmitUnknown { s, version } => {
+                open(*s)
+                    && cfg.has_conformance
+                    && (!*version || self.slot(*s).has("agent_versions"))
+            }
             // From the submitting session, so the key's scope is not in question.
             Action::Resubmit { s, job: j, .. } => {
                 open(*s) && job(j).is_some_and(|js| js.keyed) && self.submitted_by(*j, *s)
@@ -409,6 +427,12 @@ impl State {
                         waited: false,
                         cancel_sent: false,
                         keyed: spec.idempotency_key.is_some(),
+                        // Nothing else may end it first: no expiry, no budget
+                        // (exhaustion MAY end a job).
+                        times_out: spec.waits
+                            && spec.max_runtime_sec.is_some()
+                            && spec.expires_ms.is_none()
+                            && !spec.lease.contains_key("cost.budget"),
                     },
                 );
             }
@@ -470,6 +494,7 @@ impl State {
             | Action::ListJobs { .. }
             | Action::Ack { .. }
             | Action::Resubmit { .. }
+            | Action::SubmitUnknown { .. }
             | Action::Oversize { .. }
             | Action::Sleep { .. } => {}
         }
@@ -541,6 +566,7 @@ fn pre_hello(g: &mut Gen, cfg: &ModelConfig) -> Action {
         PreEnd::Hello,
         PreEnd::BadToken,
         PreEnd::NoAuth,
+        PreEnd::BadScheme,
     ]);
     let _ = cfg;
     Action::PreHello { frames, end }
@@ -579,8 +605,8 @@ fn propose(g: &mut Gen, cfg: &ModelConfig, st: &State, next_job: &mut u32) -> Ac
     };
     // Kinds: open, prehello, ping, burst, submit, wait, cancel, subscribe,
     // unsubscribe, list, ack, reconnect, close, mutate, oversize, sleep,
-    // resubmit.
-    let weights = [8, 2, 6, 2, 14, 8, 5, 5, 1, 4, 2, 4, 1, 26, 1, 1, 4];
+    // resubmit, submit to an unknown agent.
+    let weights = [8, 2, 6, 2, 14, 8, 5, 5, 1, 4, 2, 4, 1, 26, 1, 1, 4, 2];
     // Job actions from the other session half of the time (cross-session
     // and cross-principal authority).
     let cross = |g: &mut Gen, j: u32| -> Slot {
@@ -714,6 +740,10 @@ fn propose(g: &mut Gen, cfg: &ModelConfig, st: &State, next_job: &mut u32) -> Ac
                 conflict: g.chance(0.4),
             }
         }
+        17 => Action::SubmitUnknown {
+            s,
+            version: g.chance(0.5),
+        },
         _ => Action::Sleep {
             ms: g.range(10, 500),
         },
@@ -776,7 +806,7 @@ pub fn job_spec(g: &mut Gen, features: &[String], id: u32) -> JobSpec {
             steps.push(json!({"op": "tool", "tool": "search.web"}));
         }
     }
-    if lease.contains_key("cost.budget") && g.chance(0.5) {
+    if lease.contains_key("cost.budget") && g.chance(0.8) {
         steps.push(json!({"op": "cost", "value": g.pick(&[0.6, 1.5, 3.0]), "unit": "USD"}));
         steps.push(json!({"op": "tool", "tool": "calc"}));
     }
@@ -795,7 +825,10 @@ pub fn job_spec(g: &mut Gen, features: &[String], id: u32) -> JobSpec {
         input: json!({ "steps": steps }),
         lease,
         expires_ms,
-        max_runtime_sec: g.chance(0.15).then(|| *g.pick(&[0.3, 1.0, 2.5])),
+        // A job that waits for a cancel is the one a time limit must end.
+        max_runtime_sec: g
+            .chance(if waits { 0.5 } else { 0.15 })
+            .then(|| *g.pick(&[0.3, 1.0, 2.5])),
         idempotency_key: g
             .chance(0.2)
             .then(|| format!("fz-key-{id}-{}", g.below(1_000_000))),

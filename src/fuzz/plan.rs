@@ -144,6 +144,19 @@ impl Renderer<'_> {
                     "permission-denied",
                     result(json!({"code": "PERMISSION_DENIED"})),
                 ),
+                Outcome::Expired => {
+                    let as_result = event(
+                        json!({"kind": "tool_result", "body": {"error": {"code": "LEASE_EXPIRED"}}}),
+                    );
+                    let as_error = json!({"type": "job.error", "job_id": id, "payload": {"code": "LEASE_EXPIRED"}});
+                    self.push(
+                        json!({"expect": {"session": s, "match": {"$one_of": [as_result, as_error]}, "within": "30s"}}),
+                        "lease",
+                        "job.event",
+                        "lease-expired",
+                    );
+                    break;
+                }
                 Outcome::Exhausted { covered } => {
                     // It MAY be a tool_result error or end the job, with or
                     // without a tool_call first: the last prediction.
@@ -338,6 +351,13 @@ impl Renderer<'_> {
                             "session.hello",
                             "no-auth",
                         ),
+                        // The spec names no code for a wrong scheme: any error.
+                        PreEnd::BadScheme => self.push(
+                            json!({"hello": {"session": p, "auth": {"scheme": "basic", "token": "${principal.alice.token}"}, "expect": "error"}}),
+                            "error-frame",
+                            "session.hello",
+                            "bad-scheme",
+                        ),
                     }
                 }
                 self.push(json!({"drop": {"session": p}}), "drop", "-", "drop");
@@ -425,12 +445,43 @@ impl Renderer<'_> {
                 self.enforcement(s.name(), *job, spec, trace.as_deref());
             }
             Action::WaitJob { job } => {
-                let slot = self.st.jobs[job].slot;
+                let j = &self.st.jobs[job];
+                let mut wait = json!({"session": j.slot.name(), "job": format!("${{j{job}}}"), "within": "30s"});
+                // A job that waits for a cancel that never came ends at its
+                // max_runtime_sec (§7.3).
+                let rule = if j.times_out && !j.cancel_sent {
+                    wait["status"] = json!("timed_out");
+                    "times-out"
+                } else {
+                    "job-ends"
+                };
+                self.push(json!({ "wait_job": wait }), "terminal", "job.submit", rule);
+            }
+            Action::SubmitUnknown { s, version } => {
+                let id = self.msg_id();
+                let (agent, code, rule) = if *version {
+                    (
+                        "${agents.conformance}@0.0.0-fuzz",
+                        "AGENT_VERSION_NOT_AVAILABLE",
+                        "unknown-version",
+                    )
+                } else {
+                    ("fuzz-no-such-agent", "AGENT_NOT_AVAILABLE", "unknown-agent")
+                };
                 self.push(
-                    json!({"wait_job": {"session": slot.name(), "job": format!("${{j{job}}}"), "within": "30s"}}),
-                    "terminal",
+                    json!({"send": {"session": s.name(), "type": "job.submit", "payload": {"agent": agent, "input": {}}, "envelope": {"id": id}}}),
+                    "send",
                     "job.submit",
-                    "job-ends",
+                    rule,
+                );
+                let mut err = error_for(&id);
+                err["payload"]["code"] = json!(code);
+                let job_error = json!({"type": "job.error", "payload": {"code": code}});
+                self.push(
+                    json!({"expect": {"session": s.name(), "match": {"$one_of": [err, job_error]}}}),
+                    "error-frame",
+                    "job.submit",
+                    rule,
                 );
             }
             Action::Resubmit { s, job, conflict } => {
@@ -627,6 +678,9 @@ impl Renderer<'_> {
                 } else {
                     if was_open {
                         self.push(json!({"drop": {"session": n}}), "drop", "-", "drop");
+                        // Detached for a moment: running jobs emit events
+                        // the resume must replay (§8.3).
+                        self.push(json!({"sleep": "150ms"}), "sleep", "-", "detached");
                     }
                     if *how == Reconnect::BadToken {
                         self.push(

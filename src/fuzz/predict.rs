@@ -6,10 +6,12 @@
 //! enforcement are oracles of the fuzzer and not only of the suite.
 //!
 //! Predictions stop at the first step whose outcome the spec leaves open or
-//! that depends on time: jobs with an expiry or a `max_runtime_sec` are not
-//! predicted at all; `model` steps without a `model.use` lease, delegation,
-//! and anything after an exhausted budget (which MAY end the job) end the
-//! prediction; so do `finish`, `fail` and `wait`.
+//! that depends on time: jobs with a `max_runtime_sec` are not predicted at
+//! all, and a job with an expiry only in its first operation after its
+//! sleeps have clearly outlived the expiry (`LEASE_EXPIRED`); `model` steps
+//! without a `model.use` lease, delegation, and anything after an exhausted
+//! budget (which MAY end the job) end the prediction; so do `finish`,
+//! `fail` and `wait`.
 
 use super::model::JobSpec;
 use crate::wire::lease::{covers, parse_amount};
@@ -27,6 +29,10 @@ pub enum Outcome {
     /// or a `job.error`; the spec does not order it against coverage, so an
     /// uncovered operation may also say `PERMISSION_DENIED`.
     Exhausted { covered: bool },
+    /// After the lease's `expires_at` (§9.5): `LEASE_EXPIRED` as a
+    /// `tool_result` error or a `job.error` (a runtime MAY end the job at
+    /// expiry).
+    Expired,
 }
 
 /// One authority-bearing step: the `tool` its `tool_call` event names.
@@ -46,11 +52,52 @@ fn patterns(spec: &JobSpec, namespace: &str) -> Option<Vec<String>> {
     )
 }
 
+/// Protocol milliseconds a job's sleeps must outlast its expiry by before
+/// an operation is certainly after it (the expiry counts from before the
+/// submission, the sleeps from after the acceptance).
+const EXPIRY_MARGIN_MS: u64 = 100;
+
+/// The first operation of an expiring job that comes after the expiry.
+fn expired(spec: &JobSpec, expires_ms: u64) -> Option<Operation> {
+    // Which check comes first (expiry, budget, coverage) is the runtime's.
+    if spec.lease.contains_key("cost.budget") {
+        return None;
+    }
+    let steps = spec.input.get("steps")?.as_array()?;
+    let mut slept = 0u64;
+    for step in steps {
+        let text = |k: &str| step.get(k).and_then(Value::as_str);
+        match text("op").unwrap_or("") {
+            "finish" | "fail" | "wait" | "delegate" => return None,
+            "sleep" => slept += step.get("ms").and_then(Value::as_u64).unwrap_or(0),
+            "tool" if slept > expires_ms + EXPIRY_MARGIN_MS => {
+                let (namespace, resource) = match text("capability") {
+                    Some(ns) => (ns, text("resource").unwrap_or("")),
+                    None => ("tool.call", text("tool").unwrap_or("")),
+                };
+                if !patterns(spec, namespace).is_some_and(|p| covers(&p, resource)) {
+                    return None;
+                }
+                let tool = text("tool").unwrap_or(namespace);
+                return Some(Operation {
+                    tool: tool.to_string(),
+                    outcome: Outcome::Expired,
+                });
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The operations of `spec` whose outcome the spec decides, in order.
 pub fn operations(spec: &JobSpec) -> Vec<Operation> {
     let mut out = vec![];
-    if spec.echo || spec.expires_ms.is_some() || spec.max_runtime_sec.is_some() {
+    if spec.echo || spec.max_runtime_sec.is_some() {
         return out;
+    }
+    if let Some(expires) = spec.expires_ms {
+        return expired(spec, expires).into_iter().collect();
     }
     // §9.6: one counter per budgeted currency.
     let mut budget: BTreeMap<String, f64> = BTreeMap::new();
@@ -208,6 +255,24 @@ mod tests {
             outcomes(&zero),
             vec![("calc".into(), Outcome::Exhausted { covered: false })]
         );
+    }
+
+    #[test]
+    fn an_operation_well_after_the_expiry_is_refused() {
+        let mut s = spec(
+            json!({"tool.call": ["search.*"]}),
+            json!([
+                {"op": "tool", "tool": "search.web"},
+                {"op": "sleep", "ms": 300},
+                {"op": "tool", "tool": "search.web"},
+                {"op": "sleep", "ms": 300},
+                {"op": "tool", "tool": "search.web"},
+            ]),
+        );
+        s.expires_ms = Some(450);
+        assert_eq!(outcomes(&s), vec![("search.web".into(), Outcome::Expired)]);
+        s.expires_ms = Some(550);
+        assert!(outcomes(&s).is_empty(), "600 ms is not clearly past 550 ms");
     }
 
     #[test]
