@@ -146,6 +146,11 @@ async fn finds_no_timeout() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_mix_inline_result() {
+    finds(Fault::MixInlineResult, 23).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fault_free_runtime_yields_nothing() {
     let mut opts = options(20);
     opts.iterations = Some(80);

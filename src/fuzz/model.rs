@@ -287,6 +287,8 @@ pub struct JobState {
     pub keyed: bool,
     /// Waits for a cancel but has a max_runtime_sec: must end timed_out.
     pub times_out: bool,
+    /// A mutated `job.cancel` named it: it may have been cancelled.
+    pub maybe_cancelled: bool,
 }
 
 /// What the model knows at a point of the sequence.
@@ -433,6 +435,7 @@ impl State {
                             && spec.max_runtime_sec.is_some()
                             && spec.expires_ms.is_none()
                             && !spec.lease.contains_key("cost.budget"),
+                        maybe_cancelled: false,
                     },
                 );
             }
@@ -480,6 +483,12 @@ impl State {
             Action::Mutate { s, m } => {
                 if m.base == Base::Ack {
                     self.slot_mut(*s).no_resume = true;
+                }
+                // A mangled cancel may still cancel (a duplicate key, say).
+                if let Base::Cancel(JobRef::Tracked(j)) = &m.base {
+                    if let Some(js) = self.jobs.get_mut(j) {
+                        js.maybe_cancelled = true;
+                    }
                 }
                 if mutate::closes(m, &cfg.arcp, s.name()) {
                     // Closed (maybe) and resumed: the backlog is gone.

@@ -260,6 +260,14 @@ pub fn requirement(sig: &Signature) -> (Vec<String>, String) {
             "7.5",
             "The resolved version appears in `job.accepted.payload` and in listings as `agent: \"name@version\"`.",
         ),
+        "chunks" if sig.rule == "terminal-result-id" => (
+            "8.4",
+            "Implementations MUST NOT mix inline result and `result_chunk` in the same job. Once a `result_chunk` is emitted, the terminating `job.result` MUST carry `result_id`.",
+        ),
+        "chunks" => (
+            "8.4",
+            "`chunk_seq` (REQUIRED): 0-based monotonic chunk index per `result_id`. The chunks for one `result_id` MUST be emitted in order.",
+        ),
         "idempotency" => (
             "7.2",
             "If `idempotency_key` is present on `job.submit`, the runtime MUST return the same `job.accepted` payload for any subsequent submission with the same key and identical parameters. A reused key with conflicting parameters returns `DUPLICATE_KEY`.",

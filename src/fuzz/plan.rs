@@ -81,6 +81,9 @@ struct Renderer<'a> {
     captured: BTreeSet<u32>,
     /// The `job.submit` step of each job, for resubmission.
     submits: BTreeMap<u32, Value>,
+    /// Jobs whose terminal message a step consumed while rendering the
+    /// current action (none is left for `wait_job`).
+    ended: BTreeSet<u32>,
     nonce: u32,
     tokens: u32,
     ids: u64,
@@ -201,6 +204,51 @@ impl Renderer<'_> {
                 rule,
             );
         }
+    }
+
+    /// Expectations on a job's result stream and its terminal message
+    /// ([`predict::chunks`]); the terminal is then consumed here.
+    fn stream(&mut self, s: &str, job: u32, spec: &JobSpec) {
+        let negotiated = [Slot::A, Slot::B]
+            .into_iter()
+            .find(|x| x.name() == s)
+            .is_some_and(|x| self.st.slot(x).has("result_chunk"));
+        let Some(chunks) = predict::chunks(spec, negotiated) else {
+            return;
+        };
+        self.features.insert("result_chunk".into());
+        let id = format!("${{j{job}}}");
+        let rid = format!("r{job}");
+        let n = chunks.len();
+        for (i, data) in chunks.iter().enumerate() {
+            let result_id = if i == 0 {
+                format!("$capture {rid}")
+            } else {
+                format!("${{{rid}}}")
+            };
+            let body = json!({"result_id": result_id, "chunk_seq": i, "data": data, "encoding": "utf8", "more": i + 1 < n});
+            self.push(
+                json!({"expect": {"session": s, "match": {"type": "job.event", "job_id": id, "payload": {"kind": "result_chunk", "body": body}}, "capture": {format!("{rid}s{i}"): "/event_seq"}}}),
+                "chunks",
+                "job.event",
+                "chunk",
+            );
+            if i > 0 {
+                self.push(
+                    json!({"assert": {"less": [format!("${{{rid}s{}}}", i - 1), format!("${{{rid}s{i}}}")], "message": "chunks are emitted in chunk_seq order"}}),
+                    "chunks",
+                    "job.event",
+                    "in-order",
+                );
+            }
+        }
+        self.push(
+            json!({"expect": {"session": s, "match": {"type": "job.result", "job_id": id, "payload": {"result_id": format!("${{{rid}}}"), "result": "$absent"}}, "within": "30s"}}),
+            "chunks",
+            "job.result",
+            "terminal-result-id",
+        );
+        self.ended.insert(job);
     }
 
     fn send_built(&mut self, s: &str, m: &mutate::Mutant, in_session: bool) -> Class {
@@ -443,13 +491,14 @@ impl Renderer<'_> {
                 );
                 self.captured.insert(*job);
                 self.enforcement(s.name(), *job, spec, trace.as_deref());
+                self.stream(s.name(), *job, spec);
             }
             Action::WaitJob { job } => {
                 let j = &self.st.jobs[job];
                 let mut wait = json!({"session": j.slot.name(), "job": format!("${{j{job}}}"), "within": "30s"});
                 // A job that waits for a cancel that never came ends at its
                 // max_runtime_sec (§7.3).
-                let rule = if j.times_out && !j.cancel_sent {
+                let rule = if j.times_out && !j.cancel_sent && !j.maybe_cancelled {
                     wait["status"] = json!("timed_out");
                     "times-out"
                 } else {
@@ -772,6 +821,7 @@ pub fn render(actions: &[Action], cfg: &ModelConfig, header: &Header) -> Plan {
         features: BTreeSet::new(),
         captured: BTreeSet::new(),
         submits: BTreeMap::new(),
+        ended: BTreeSet::new(),
         nonce: 0,
         tokens: 0,
         ids: 0,
@@ -783,6 +833,11 @@ pub fn render(actions: &[Action], cfg: &ModelConfig, header: &Header) -> Plan {
         }
         r.action(rendered.len(), a);
         r.st.apply(a, cfg);
+        for j in std::mem::take(&mut r.ended) {
+            if let Some(js) = r.st.jobs.get_mut(&j) {
+                js.waited = true;
+            }
+        }
         rendered.push(i);
     }
     // Epilogue: every job that ends on its own has ended, so each of its

@@ -52,6 +52,51 @@ fn patterns(spec: &JobSpec, namespace: &str) -> Option<Vec<String>> {
     )
 }
 
+/// The chunks a job streams (§8.4), when the spec decides what its events
+/// and terminal message must be: one `result_chunks` step of text chunks
+/// (`last` left at its default), nothing that may end the job early (no
+/// expiry, time limit, budget, delegation, `fail` or `wait`), and
+/// `result_chunk` negotiated. The job then ends with a `job.result` that
+/// carries the `result_id` and no inline result.
+pub fn chunks(spec: &JobSpec, negotiated: bool) -> Option<Vec<String>> {
+    if spec.echo
+        || !negotiated
+        || spec.expires_ms.is_some()
+        || spec.max_runtime_sec.is_some()
+        || spec.lease.contains_key("cost.budget")
+    {
+        return None;
+    }
+    let steps = spec.input.get("steps")?.as_array()?;
+    let mut found = None;
+    for step in steps {
+        match step.get("op").and_then(Value::as_str).unwrap_or("") {
+            "fail" | "wait" | "delegate" => return None,
+            "result_chunks" => {
+                let utf8 = step
+                    .get("encoding")
+                    .and_then(Value::as_str)
+                    .unwrap_or("utf8")
+                    == "utf8";
+                let chunks: Vec<String> = step
+                    .get("chunks")?
+                    .as_array()?
+                    .iter()
+                    .map(|c| c.as_str().map(String::from))
+                    .collect::<Option<_>>()?;
+                if found.is_some() || !utf8 || step.get("last").is_some() || chunks.is_empty() {
+                    return None;
+                }
+                found = Some(chunks);
+            }
+            // Steps after it would not change the stream.
+            "finish" => break,
+            _ => {}
+        }
+    }
+    found
+}
+
 /// Protocol milliseconds a job's sleeps must outlast its expiry by before
 /// an operation is certainly after it (the expiry counts from before the
 /// submission, the sleeps from after the acceptance).
@@ -273,6 +318,21 @@ mod tests {
         assert_eq!(outcomes(&s), vec![("search.web".into(), Outcome::Expired)]);
         s.expires_ms = Some(550);
         assert!(outcomes(&s).is_empty(), "600 ms is not clearly past 550 ms");
+    }
+
+    #[test]
+    fn one_text_stream_is_predicted() {
+        let s = spec(
+            json!({}),
+            json!([{"op": "log"}, {"op": "result_chunks", "chunks": ["a", "b"], "encoding": "utf8"}, {"op": "finish", "result": 1}]),
+        );
+        assert_eq!(chunks(&s, true), Some(vec!["a".into(), "b".into()]));
+        assert_eq!(chunks(&s, false), None, "not negotiated");
+        let twice = spec(
+            json!({}),
+            json!([{"op": "result_chunks", "chunks": ["a"]}, {"op": "result_chunks", "chunks": ["b"]}]),
+        );
+        assert_eq!(chunks(&twice, true), None);
     }
 
     #[test]
