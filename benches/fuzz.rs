@@ -108,10 +108,19 @@ async fn ping_row(label: &str, target: &Target, secs: f64, window: usize) {
         println!("{label:<44} cannot connect");
         return;
     };
-    let hello = r#"{"arcp":"1.1","id":"msg_01HAAAAAAAAAAAAAAAAAAAAAAA","type":"session.hello","payload":{"auth":{"scheme":"bearer","token":"tok-alice"},"capabilities":{"encodings":["json"],"features":[]}}}"#;
-    let _ = conn.send(hello.to_string()).await;
-    let _ = conn.recv(Duration::from_secs(5)).await;
-    let ping = r#"{"arcp":"1.1","id":"msg_01HAAAAAAAAAAAAAAAAAAAAAAA","type":"session.ping","payload":{"nonce":"bench"}}"#;
+    let token = &target.profile.tokens.alice;
+    let hello = format!(
+        r#"{{"arcp":"1.1","id":"msg_01HAAAAAAAAAAAAAAAAAAAAAAA","type":"session.hello","payload":{{"client":{{"name":"arcp-conform-bench","version":"0.1.0"}},"auth":{{"scheme":"bearer","token":"{token}"}},"capabilities":{{"encodings":["json"],"features":[]}}}}}}"#
+    );
+    let _ = conn.send(hello).await;
+    match conn.recv(Duration::from_secs(5)).await {
+        Ok(Inbound::Frame(f)) if f.contains("session.welcome") => {}
+        other => {
+            println!("{label:<44} no welcome: {other:?}");
+            return;
+        }
+    }
+    let ping = r#"{"arcp":"1.1","id":"msg_01HAAAAAAAAAAAAAAAAAAAAAAA","type":"session.ping","payload":{"nonce":"bench","sent_at":"2026-01-01T00:00:00Z"}}"#;
     let start = Instant::now();
     let mut frames = 0u64;
     let mut in_flight = 0usize;

@@ -182,6 +182,73 @@ impl Locator<'_> {
     }
 }
 
+/// Lines of the items of document `doc`'s top-level `steps:` when written in
+/// block style, read off the text. Each [`Locator::find`] re-reads the whole
+/// document, so finding every step that way costs a parse per step (the
+/// fuzzer's generated cases have dozens); this costs one pass, and
+/// [`step_lines`] checks it against the locator before trusting it.
+fn block_step_lines(text: &str, doc: usize) -> Option<Vec<usize>> {
+    let mut current = 0;
+    let (mut started, mut marker) = (false, false);
+    let mut in_steps = false;
+    let mut indent: Option<usize> = None;
+    let mut out = vec![];
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with("---") || line.starts_with("...") {
+            if line.starts_with("---") {
+                if started || marker {
+                    current += 1;
+                }
+                marker = true;
+            }
+            if in_steps {
+                break;
+            }
+            continue;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        started = true;
+        if current != doc {
+            continue;
+        }
+        let ind = line.len() - trimmed.len();
+        if !in_steps {
+            in_steps = ind == 0 && line.split('#').next()?.trim_end() == "steps:";
+            continue;
+        }
+        let want = *indent.get_or_insert(ind);
+        let item = trimmed == "-" || trimmed.starts_with("- ");
+        if ind < want || (ind == want && !item) {
+            break;
+        }
+        if ind == want {
+            out.push(i + 1);
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Set each step's line: from the text when its layout allows and the
+/// locator agrees on the first and last step, else node by node.
+fn step_lines(loc: &Locator<'_>, steps: &mut [Step]) {
+    let path = |i: usize| vec![Seg::Key("steps"), Seg::Index(i)];
+    let nested = steps.iter().any(|s| matches!(s.kind, StepKind::Repeat(_)));
+    if let Some(lines) = block_step_lines(loc.text, loc.doc).filter(|l| l.len() == steps.len()) {
+        let first = loc.find(&path(0)).map(|(l, _)| l);
+        let last = loc.find(&path(steps.len() - 1)).map(|(l, _)| l);
+        if !nested && first == lines.first().copied() && last == lines.last().copied() {
+            for (s, l) in steps.iter_mut().zip(lines) {
+                s.line = l;
+            }
+            return;
+        }
+    }
+    fill_lines(loc, steps, &mut vec![Seg::Key("steps")]);
+}
+
 fn fill_lines(loc: &Locator<'_>, steps: &mut [Step], path: &mut Vec<Seg>) {
     for (i, step) in steps.iter_mut().enumerate() {
         path.push(Seg::Index(i));
@@ -215,7 +282,7 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Vec<Case>, CaseError> {
         };
         case.source = path.to_path_buf();
         case.line = loc.find(&[]).map(|(l, _)| l).unwrap_or(1);
-        fill_lines(&loc, &mut case.steps, &mut vec![Seg::Key("steps")]);
+        step_lines(&loc, &mut case.steps);
         validate::check(&mut case).map_err(|(line, msg)| {
             CaseError::new(path, Some(line).filter(|l| *l > 0), None, msg)
         })?;
@@ -379,4 +446,30 @@ pub fn check_dependencies(cases: &[Case]) -> Result<(), CaseError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "# comment\nid: a.b\ntitle: t\nsections: [\"5\"]\nlevel: MUST\nrequirement: \"x\"\nsteps:\n  - open: {}\n    note: |\n      - not a step\n  # a comment\n  - sleep: 1s\n\n  - repeat:\n      times: 2\n      steps:\n        - sleep: 1ms\n---\nid: a.c\ntitle: t\nsections: [\"5\"]\nlevel: MUST\nrequirement: \"x\"\nsteps:\n- open: {}\n- sleep: 1s\n";
+
+    #[test]
+    fn step_lines_read_off_the_text_match_the_yaml_structure() {
+        assert_eq!(block_step_lines(TEXT, 0), Some(vec![8, 12, 14]));
+        assert_eq!(block_step_lines(TEXT, 1), Some(vec![25, 26]));
+        let cases = parse_str(TEXT, Path::new("t.yaml")).unwrap();
+        let lines = |c: &Case| c.steps.iter().map(|s| s.line).collect::<Vec<_>>();
+        assert_eq!(lines(&cases[0]), [8, 12, 14]);
+        let StepKind::Repeat(r) = &cases[0].steps[2].kind else {
+            panic!("a repeat step")
+        };
+        assert_eq!(r.steps[0].line, 17);
+        assert_eq!(lines(&cases[1]), [25, 26]);
+        // Flow style has no block lines: the locator finds them.
+        let flow = "id: a.d\ntitle: t\nsections: [\"5\"]\nlevel: MUST\nrequirement: \"x\"\nsteps: [{open: {}},\n  {sleep: 1s}]\n";
+        assert_eq!(block_step_lines(flow, 0), None);
+        let c = parse_str(flow, Path::new("f.yaml")).unwrap();
+        assert_eq!(lines(&c[0]), [6, 7]);
+    }
 }
