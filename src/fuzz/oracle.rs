@@ -207,7 +207,8 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
         .and_then(|a| a.strip_prefix("at /"))
         .and_then(|a| a.split_once(':'))
     {
-        Some((p, _)) if oracle == "accept" && !p.contains(' ') => {
+        // `/type`: the closest frame was another message, not the reply.
+        Some((p, _)) if oracle == "accept" && !p.contains(' ') && p != "type" => {
             format!("{rule}@{}", pointer_shape(&format!("/{p}")))
         }
         _ => rule,
