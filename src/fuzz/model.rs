@@ -142,6 +142,64 @@ pub enum Reconnect {
     OldToken,
 }
 
+/// Why a submission must be refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadSubmit {
+    /// An agent name nobody registered: AGENT_NOT_AVAILABLE (§7.5, §12).
+    UnknownAgent,
+    /// A known agent at a version nobody registered:
+    /// AGENT_VERSION_NOT_AVAILABLE (§7.5).
+    UnknownVersion,
+    /// An `expires_at` in the past: INVALID_REQUEST (§9.5).
+    PastExpiry,
+    /// A `cost.budget` amount outside the grammar (§9.6): refused.
+    BadAmount,
+    /// No `agent` (§7.1): refused.
+    NoAgent,
+}
+
+impl BadSubmit {
+    /// The feature the submitting session needs for the refusal to be due.
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            BadSubmit::UnknownVersion => Some("agent_versions"),
+            BadSubmit::PastExpiry => Some("lease_expires_at"),
+            BadSubmit::BadAmount => Some("cost.budget"),
+            _ => None,
+        }
+    }
+
+    /// The `job.submit` payload, the code the spec fixes (if it does) and
+    /// the rule name.
+    pub fn render(self) -> (Value, Option<&'static str>, &'static str) {
+        let agent = "${agents.conformance}";
+        let input = json!({"steps": [{"op": "finish"}]});
+        match self {
+            BadSubmit::UnknownAgent => (
+                json!({"agent": "fuzz-no-such-agent", "input": input}),
+                Some("AGENT_NOT_AVAILABLE"),
+                "unknown-agent",
+            ),
+            BadSubmit::UnknownVersion => (
+                json!({"agent": format!("{agent}@0.0.0-fuzz"), "input": input}),
+                Some("AGENT_VERSION_NOT_AVAILABLE"),
+                "unknown-version",
+            ),
+            BadSubmit::PastExpiry => (
+                json!({"agent": agent, "input": input, "lease_constraints": {"expires_at": "${now-1h}"}}),
+                Some("INVALID_REQUEST"),
+                "past-expires-at",
+            ),
+            BadSubmit::BadAmount => (
+                json!({"agent": agent, "input": input, "lease_request": {"cost.budget": ["USD:lots"]}}),
+                None,
+                "invalid-amount",
+            ),
+            BadSubmit::NoAgent => (json!({"input": input}), None, "no-agent"),
+        }
+    }
+}
+
 /// How a before-hello connection ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreEnd {
@@ -183,11 +241,10 @@ pub enum Action {
     WaitJob {
         job: u32,
     },
-    /// Submit to an agent the runtime does not have (§7.5, §12): an unknown
-    /// name, or (`version`) a known name at a version nobody registered.
-    SubmitUnknown {
+    /// A submission the runtime must refuse.
+    SubmitBad {
         s: Slot,
-        version: bool,
+        why: BadSubmit,
     },
     /// Submit job `job` again with its idempotency key (§7.2): the same
     /// parameters, or (`conflict`) other ones.
@@ -364,10 +421,10 @@ impl State {
                     && (!js.waits || js.cancel_sent || js.times_out)
             }),
             Action::Cancel { s, job: j } => open(*s) && job(j).is_some(),
-            Action::SubmitUnknown { s, version } => {
+            Action::SubmitBad { s, why } => {
                 open(*s)
                     && cfg.has_conformance
-                    && (!*version || self.slot(*s).has("agent_versions"))
+                    && why.feature().is_none_or(|f| self.slot(*s).has(f))
             }
             // From the submitting session, so the key's scope is not in question.
             Action::Resubmit { s, job: j, .. } => {
@@ -503,7 +560,7 @@ impl State {
             | Action::ListJobs { .. }
             | Action::Ack { .. }
             | Action::Resubmit { .. }
-            | Action::SubmitUnknown { .. }
+            | Action::SubmitBad { .. }
             | Action::Oversize { .. }
             | Action::Sleep { .. } => {}
         }
@@ -749,9 +806,15 @@ fn propose(g: &mut Gen, cfg: &ModelConfig, st: &State, next_job: &mut u32) -> Ac
                 conflict: g.chance(0.4),
             }
         }
-        17 => Action::SubmitUnknown {
+        17 => Action::SubmitBad {
             s,
-            version: g.chance(0.5),
+            why: *g.pick(&[
+                BadSubmit::UnknownAgent,
+                BadSubmit::UnknownVersion,
+                BadSubmit::PastExpiry,
+                BadSubmit::BadAmount,
+                BadSubmit::NoAgent,
+            ]),
         },
         _ => Action::Sleep {
             ms: g.range(10, 500),

@@ -617,9 +617,25 @@ fn classify(v: &Value, ctx: &FrameCtx) -> (Class, Option<String>, Option<String>
         MessageType::JobCancel | MessageType::JobSubscribe | MessageType::JobUnsubscribe
             if schema_ok =>
         {
-            // An id nobody issued must be refused (JOB_NOT_FOUND).
+            // An id nobody issued must be refused: with JOB_NOT_FOUND (§12)
+            // when it is shaped like one (an odd string may be INVALID_REQUEST).
             let id = payload.get("job_id").and_then(Value::as_str);
+            let shaped = |s: &str| {
+                s.strip_prefix("job_").is_some_and(|u| {
+                    u.len() == 26
+                        && u.bytes()
+                            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                })
+            };
+            // Other fields may be refused first (INVALID_REQUEST).
+            let plain = payload.as_object().is_some_and(|o| {
+                o.iter()
+                    .all(|(k, v)| k == "job_id" || (k == "history" && v.is_boolean()))
+            });
             match id {
+                Some(s) if marker_name(s).is_none() && shaped(s) && plain => {
+                    (Class::MustError(Some("JOB_NOT_FOUND")), tt, None)
+                }
                 Some(s) if marker_name(s).is_none() => (Class::MustError(None), tt, None),
                 _ => (Class::MayError, tt, None),
             }

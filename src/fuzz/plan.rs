@@ -506,28 +506,30 @@ impl Renderer<'_> {
                 };
                 self.push(json!({ "wait_job": wait }), "terminal", "job.submit", rule);
             }
-            Action::SubmitUnknown { s, version } => {
+            Action::SubmitBad { s, why } => {
                 let id = self.msg_id();
-                let (agent, code, rule) = if *version {
-                    (
-                        "${agents.conformance}@0.0.0-fuzz",
-                        "AGENT_VERSION_NOT_AVAILABLE",
-                        "unknown-version",
-                    )
-                } else {
-                    ("fuzz-no-such-agent", "AGENT_NOT_AVAILABLE", "unknown-agent")
-                };
+                let (payload, code, rule) = why.render();
+                if let Some(f) = why.feature() {
+                    self.features.insert(f.to_string());
+                }
                 self.push(
-                    json!({"send": {"session": s.name(), "type": "job.submit", "payload": {"agent": agent, "input": {}}, "envelope": {"id": id}}}),
+                    json!({"send": {"session": s.name(), "type": "job.submit", "payload": payload, "envelope": {"id": id}}}),
                     "send",
                     "job.submit",
                     rule,
                 );
                 let mut err = error_for(&id);
-                err["payload"]["code"] = json!(code);
-                let job_error = json!({"type": "job.error", "payload": {"code": code}});
+                // A job.error names no request: only one with the fixed code
+                // can stand for this refusal (not another job's ending).
+                let pattern = match code {
+                    Some(code) => {
+                        err["payload"]["code"] = json!(code);
+                        json!({"$one_of": [err, {"type": "job.error", "payload": {"code": code}}]})
+                    }
+                    None => err,
+                };
                 self.push(
-                    json!({"expect": {"session": s.name(), "match": {"$one_of": [err, job_error]}}}),
+                    json!({"expect": {"session": s.name(), "match": pattern}}),
                     "error-frame",
                     "job.submit",
                     rule,
