@@ -234,7 +234,13 @@ impl Driver {
                     }
                     if let Some(seq) = env.event_seq {
                         if client.has(Feature::Ack) || self.on(ClientFault::AckUnnegotiated) {
-                            client.ack(seq).await?;
+                            // A drop can surface here first (the ack's write
+                            // fails): the next read sees it too, and resumes.
+                            if let Err(e) = client.ack(seq).await {
+                                if !self.resumable(&e) {
+                                    return Err(e);
+                                }
+                            }
                         }
                     }
                 }
