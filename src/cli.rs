@@ -395,6 +395,18 @@ pub fn main() -> i32 {
     }
 }
 
+/// The `--select` globs, compiled; a broken one is a usage error naming it.
+pub fn select_globs(select: &[String]) -> Result<Vec<globset::GlobMatcher>, UsageError> {
+    select
+        .iter()
+        .map(|g| {
+            globset::Glob::new(g)
+                .map(|g| g.compile_matcher())
+                .map_err(|e| UsageError(format!("--select {g}: {e}")))
+        })
+        .collect()
+}
+
 /// Load and filter cases.
 pub fn select(sel: &SelectArgs) -> Result<Vec<Case>, UsageError> {
     let cases = if sel.cases.is_some() || !sel.case_files.is_empty() {
@@ -402,15 +414,7 @@ pub fn select(sel: &SelectArgs) -> Result<Vec<Case>, UsageError> {
     } else {
         crate::suite::runtime_suite()?
     };
-    let globs = sel
-        .select
-        .iter()
-        .map(|g| {
-            globset::Glob::new(g)
-                .map(|g| g.compile_matcher())
-                .map_err(|e| UsageError(format!("--select {g}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let globs = select_globs(&sel.select)?;
     let picked: Vec<Case> = cases
         .into_iter()
         .filter(|c| globs.is_empty() || globs.iter().any(|g| g.is_match(&c.id)))

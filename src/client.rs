@@ -166,17 +166,10 @@ impl Client {
     async fn frame(&mut self, text: &str) -> Result<Option<Envelope>, ClientError> {
         if self.opts.faults.on(ClientFault::StrictEnvelope) {
             if let Ok(serde_json::Value::Object(m)) = serde_json::from_str::<Value>(text) {
-                const KNOWN: &[&str] = &[
-                    "arcp",
-                    "id",
-                    "type",
-                    "session_id",
-                    "trace_id",
-                    "job_id",
-                    "event_seq",
-                    "payload",
-                ];
-                if let Some(k) = m.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+                if let Some(k) = m
+                    .keys()
+                    .find(|k| !crate::wire::ENVELOPE_FIELDS.contains(&k.as_str()))
+                {
                     return Err(ClientError::Protocol(format!(
                         "unknown envelope field `{k}`"
                     )));

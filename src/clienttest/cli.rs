@@ -67,15 +67,7 @@ pub fn select(args: &ClientArgs) -> Result<Vec<Case>, UsageError> {
     } else {
         super::client_suite()?
     };
-    let globs = args
-        .select
-        .iter()
-        .map(|g| {
-            globset::Glob::new(g)
-                .map(|g| g.compile_matcher())
-                .map_err(|e| UsageError(format!("--select {g}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let globs = crate::cli::select_globs(&args.select)?;
     let picked: Vec<Case> = cases
         .into_iter()
         .filter(|c| c.role == Role::Client)

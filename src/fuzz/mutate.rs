@@ -8,7 +8,7 @@
 //! Text mutations can cut a marker in half; the remains are then plain text.
 
 use super::gen::{Gen, NUMBER_LITERALS};
-use crate::wire::MessageType;
+use crate::wire::{MessageType, ENVELOPE_FIELDS};
 use serde_json::{json, Map, Value};
 
 const MARK_OPEN: char = '\u{E000}';
@@ -274,17 +274,6 @@ impl MutOp {
         )
     }
 }
-
-const ENVELOPE_FIELDS: &[&str] = &[
-    "arcp",
-    "id",
-    "type",
-    "session_id",
-    "trace_id",
-    "job_id",
-    "event_seq",
-    "payload",
-];
 
 /// A mutated frame, as generated: deterministic data, rendered later.
 #[derive(Debug, Clone, PartialEq)]

@@ -218,17 +218,10 @@ impl Connection {
         };
         if self.rt.fault(Fault::RejectUnknownFields) {
             if let Ok(Value::Object(obj)) = serde_json::from_str::<Value>(text) {
-                const KNOWN: &[&str] = &[
-                    "arcp",
-                    "id",
-                    "type",
-                    "session_id",
-                    "trace_id",
-                    "job_id",
-                    "event_seq",
-                    "payload",
-                ];
-                if let Some(k) = obj.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+                if let Some(k) = obj
+                    .keys()
+                    .find(|k| !crate::wire::ENVELOPE_FIELDS.contains(&k.as_str()))
+                {
                     self.error(
                         ErrorCode::InvalidRequest,
                         format!("unknown field `{k}`"),

@@ -6,6 +6,18 @@ use serde_json::{Map, Value};
 /// Value of the `arcp` envelope field this harness speaks.
 pub const PROTOCOL_VERSION: &str = "1.1";
 
+/// The top-level envelope fields the spec defines (§5); any other is unknown.
+pub const FIELDS: &[&str] = &[
+    "arcp",
+    "id",
+    "type",
+    "session_id",
+    "trace_id",
+    "job_id",
+    "event_seq",
+    "payload",
+];
+
 /// The envelope. Unknown top-level fields are ignored on decode (§5 MUST).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Envelope {

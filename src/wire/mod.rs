@@ -12,7 +12,7 @@ pub mod feature;
 pub mod lease;
 pub mod message;
 
-pub use envelope::{Envelope, PROTOCOL_VERSION};
+pub use envelope::{Envelope, FIELDS as ENVELOPE_FIELDS, PROTOCOL_VERSION};
 pub use error::{ErrorCode, ErrorPayload};
 pub use event::{EventBody, EventKind};
 pub use feature::Feature;
