@@ -29,6 +29,7 @@ fi
 extra=""
 if [[ -n "${ARCP_CONFORM_RUNTIME_CMD:-}" ]]; then
   bin="${ARCP_CONFORM_RUNTIME_CMD%% *}"
+  bin="${bin#\'}"; bin="${bin%\'}" # the harness shell-quotes the path
   [[ "$bin" == /* && -f "$bin" ]] && extra="$bin"
 fi
 exec unshare --mount --propagation private -- bash -c '
