@@ -193,17 +193,19 @@ class ConformanceAgent
     result.is_a?(Array) ? result.first : result
   end
 
+  # One result per job: later result_chunks steps continue the same result_id and chunk_seq.
   def op_result_chunks(step)
     encoding = step['encoding'] || 'utf8'
     chunks = Array(step['chunks']).map(&:to_s)
+    return if chunks.empty?
+
     last = step.fetch('last', true)
-    writer = @ctx.stream_result(encoding: encoding)
+    @writer ||= @ctx.stream_result(encoding: encoding)
     chunks.each_with_index do |c, i|
-      # The writer encodes: hand it the raw bytes.
+      # The writer encodes with the encoding of its first step: hand it the raw bytes.
       raw = encoding == 'base64' ? Base64.decode64(c) : c
-      writer.write(raw, more: !(last && i == chunks.size - 1))
+      @writer.write(raw, more: !(last && i == chunks.size - 1))
     end
-    writer.close if last
   end
 
   def op_rotate_credential(_step)
@@ -228,7 +230,9 @@ class ConformanceAgent
   end
 
   def finish(step)
-    if @ctx.instance_variable_get(:@chunked)
+    if @writer
+      # A streamed result: job.result references it (the SDK closes the writer) and carries no
+      # inline result.
       @ctx.finish
     else
       @ctx.finish(result: step['result'])
