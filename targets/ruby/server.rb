@@ -239,9 +239,10 @@ class ConformanceAgent
     end
   end
 
+  # The SDK's error class for the code: its runner turns it into job.error with the class's own
+  # retryable default (§12: INTERNAL_ERROR is always retryable).
   def fail_job(step)
-    @ctx.fail!(code: step['code'] || 'INTERNAL_ERROR', message: step['message'] || 'failed by script',
-               retryable: false)
+    raise Arcp::Errors.for(step['code'] || 'INTERNAL_ERROR', message: step['message'] || 'failed by script')
   end
 end
 

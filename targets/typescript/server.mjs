@@ -91,7 +91,8 @@ class Script {
       const op = step.op;
       if (op === "finish") return this.finish(step);
       if (op === "fail") {
-        throw new ARCPError({ code: step.code ?? "INTERNAL_ERROR", message: step.message ?? "agent failed", retryable: false });
+        // retryable is left to the SDK's per-code default (§12: INTERNAL_ERROR is always retryable).
+        throw new ARCPError({ code: step.code ?? "INTERNAL_ERROR", message: step.message ?? "agent failed" });
       }
       const fn = typeof op === "string" ? this[`op_${op}`] : undefined;
       if (typeof fn !== "function") {
