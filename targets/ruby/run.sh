@@ -32,6 +32,7 @@ if [[ -n "${ARCP_CONFORM_RUNTIME_CMD:-}" ]]; then
   bin="${bin#\'}"; bin="${bin%\'}" # the harness shell-quotes the path
   [[ "$bin" == /* && -f "$bin" ]] && extra="$bin"
 fi
+# shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
 exec unshare --mount --propagation private -- bash -c '
   set -e
   r="$1" here="$2" sdk="$3" extra="$4"; shift 4

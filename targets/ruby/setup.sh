@@ -37,6 +37,7 @@ if [[ ! -x "$root/usr/bin/apt-get" ]]; then
   debootstrap --variant=minbase sid "$root" "$mirror" >"$log" 2>&1 || { tail -n 30 "$log" >&2; exit 1; }
 fi
 # Private mount namespace: /proc and /dev mounts vanish with the process, nothing leaks.
+# shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
 unshare --mount --propagation private -- bash -c '
   set -e
   r="$1"; shift
