@@ -27,5 +27,6 @@ pub mod suite;
 pub mod target;
 pub mod template;
 pub mod transport;
+pub mod upstream;
 pub mod verdict;
 pub mod wire;
