@@ -328,6 +328,14 @@ pub struct ServeArgs {
     /// List the faults and exit.
     #[arg(long)]
     list_faults: bool,
+    /// Issue and revoke credentials through this credential upstream
+    /// (default: $ARCP_CONFORM_UPSTREAM; none = in-memory provisioner).
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// Keep outstanding credential ids in this file and revoke them on start
+    /// (default: $ARCP_CONFORM_STATE_DIR/credentials.json when that is set).
+    #[arg(long, value_name = "PATH")]
+    credential_store: Option<std::path::PathBuf>,
 }
 
 /// A user error: one message, exit code 2.
@@ -680,6 +688,11 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
         cross_principal_observe: args.cross_principal,
         replay_buffer_cap: args.replay_buffer.max(1),
         faults: parse_faults(&args.fault)?,
+        provisioner: crate::runtime::provisioner::ProvisionerConfig::from_args(
+            args.upstream,
+            args.credential_store,
+        )
+        .map_err(UsageError)?,
         ..RuntimeConfig::default()
     };
     let runtime = Runtime::new(config);
@@ -687,6 +700,10 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
         let (conn, writer) =
             crate::transport::stdio::own_stdio_flushed(crate::transport::DEFAULT_FRAME_CAP);
         runtime.serve(conn).await;
+        if runtime.is_crashed() {
+            // The conformance agent's `crash` op: die as a crashed process would.
+            std::process::exit(70);
+        }
         // The last frames (session.closed, an error) must reach stdout before exit.
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         return Ok(0);

@@ -26,6 +26,11 @@ pub struct Profile {
     pub time_scale: f64,
     #[serde(default)]
     pub dialect: Dialect,
+    /// The target takes a credential upstream from `ARCP_CONFORM_UPSTREAM`
+    /// (CONFORMANCE.md, "The credential upstream"); without it, cases that
+    /// judge revocation at the upstream are UNTESTABLE.
+    #[serde(default)]
+    pub upstream: bool,
 }
 
 fn default_name() -> String {
@@ -158,6 +163,7 @@ impl Default for Profile {
             agents: Agents::default(),
             time_scale: 1.0,
             dialect: Dialect::default(),
+            upstream: false,
         }
     }
 }

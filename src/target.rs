@@ -5,6 +5,7 @@ use crate::profile::Profile;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::transport::process::{ProcessGuard, SpawnOptions};
 use crate::transport::{self, Conn, TransportError, TransportOptions};
+use crate::upstream::Upstream;
 use std::time::Duration;
 
 pub enum Kind {
@@ -22,7 +23,60 @@ pub enum Kind {
 
 /// Per-case state of a target.
 pub struct Instance {
-    pub runtime: Option<Runtime>,
+    /// The embedded runtime; replaced by a fresh one (same upstream and
+    /// store) when the case crashed it, as a restarted process would be.
+    pub runtime: std::sync::Mutex<Option<Runtime>>,
+    /// The credential upstream this case's target talks to, if it can.
+    pub upstream: Option<Upstream>,
+    /// Scratch directory that survives the target's restarts within the case
+    /// (`ARCP_CONFORM_STATE_DIR`); removed with the instance.
+    pub state_dir: Option<StateDir>,
+}
+
+/// A per-case directory, removed on drop.
+pub struct StateDir(pub std::path::PathBuf);
+
+impl StateDir {
+    fn new() -> Option<StateDir> {
+        let p = std::env::temp_dir().join(format!("arcp-conform-{}", crate::ids::ulid()));
+        std::fs::create_dir_all(&p).ok().map(|_| StateDir(p))
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Environment variable naming the per-case state directory.
+pub const STATE_DIR_ENV: &str = "ARCP_CONFORM_STATE_DIR";
+
+impl Instance {
+    /// The embedded runtime, restarted if the case crashed it.
+    fn live_runtime(&self, config: &RuntimeConfig) -> Runtime {
+        let mut rt = self.runtime.lock().unwrap_or_else(|p| p.into_inner());
+        match rt.as_ref() {
+            Some(r) if !r.is_crashed() => r.clone(),
+            _ => {
+                let fresh = Runtime::new(config.clone());
+                *rt = Some(fresh.clone());
+                fresh
+            }
+        }
+    }
+
+    /// Environment a spawned target process gets for this case.
+    fn spawn_options(&self) -> SpawnOptions {
+        let mut o = SpawnOptions::default();
+        if let Some(u) = &self.upstream {
+            o = o.env(crate::upstream::ENV, u.base());
+        }
+        if let Some(d) = &self.state_dir {
+            o = o.env(STATE_DIR_ENV, d.0.display().to_string());
+        }
+        o
+    }
 }
 
 pub struct Target {
@@ -31,6 +85,9 @@ pub struct Target {
     pub transport: TransportOptions,
     /// Protocol time as the target keeps it.
     pub clock: SharedClock,
+    /// The credential upstream of a WebSocket target's server, started once
+    /// per run (the server starts once); cases share it.
+    pub upstream: Option<Upstream>,
 }
 
 /// Time scale of the embedded runtime in the suite: protocol time runs
@@ -59,6 +116,7 @@ impl Target {
             },
             transport: TransportOptions::default(),
             clock,
+            upstream: None,
         }
     }
 
@@ -69,12 +127,21 @@ impl Target {
         transport: TransportOptions,
     ) -> Result<Target, TransportError> {
         let clock: SharedClock = ScaledClock::shared(profile.time_scale);
-        let kind = if spec.starts_with("ws://") || spec.starts_with("wss://") {
+        let ws = spec.starts_with("ws://") || spec.starts_with("wss://");
+        let upstream = if ws && profile.upstream {
+            Some(Upstream::start().map_err(|e| {
+                TransportError::Connect(format!("cannot start the credential upstream: {e}"))
+            })?)
+        } else {
+            None
+        };
+        let kind = if ws {
+            let mut spawn = SpawnOptions::default();
+            if let Some(u) = &upstream {
+                spawn = spawn.env(crate::upstream::ENV, u.base());
+            }
             let server = match &profile.command {
-                Some(cmd) => Some(transport::process::spawn_server(
-                    cmd,
-                    &SpawnOptions::default(),
-                )?),
+                Some(cmd) => Some(transport::process::spawn_server(cmd, &spawn)?),
                 None => None,
             };
             Kind::WebSocket {
@@ -89,29 +156,59 @@ impl Target {
             profile,
             transport,
             clock,
+            upstream,
         })
     }
 
     /// What one case runs against: a fresh embedded runtime, or nothing
     /// extra for external targets.
     pub fn instance(&self) -> Instance {
+        // A fresh upstream per case where the target can take one per case
+        // (embedded; stdio spawns per connection); the run's for a server.
+        let upstream = match &self.kind {
+            Kind::WebSocket { .. } => self
+                .upstream
+                .clone()
+                .inspect(|u| u.set_fail(Default::default())),
+            _ if self.has_upstream() => Upstream::start().ok(),
+            _ => None,
+        };
+        let runtime = match &self.kind {
+            Kind::Embedded(cfg) => {
+                let mut cfg = cfg.clone();
+                if let Some(u) = &upstream {
+                    cfg.provisioner.upstream = Some(u.base().to_string());
+                    cfg.provisioner.store = crate::runtime::provisioner::Store::memory();
+                }
+                Some(Runtime::new(cfg))
+            }
+            _ => None,
+        };
         Instance {
-            runtime: match &self.kind {
-                Kind::Embedded(cfg) => Some(Runtime::new(cfg.clone())),
-                _ => None,
-            },
+            runtime: std::sync::Mutex::new(runtime),
+            state_dir: matches!(self.kind, Kind::Stdio(_))
+                .then(StateDir::new)
+                .flatten(),
+            upstream,
         }
+    }
+
+    /// Does the target take a credential upstream (`ARCP_CONFORM_UPSTREAM`)?
+    /// The reference runtime does; others say so with `upstream: true`.
+    pub fn has_upstream(&self) -> bool {
+        self.is_embedded() || self.profile.upstream
     }
 
     /// Open a new connection (a new process for stdio targets).
     pub async fn connect(&self, instance: &Instance) -> Result<Conn, TransportError> {
         match &self.kind {
-            Kind::Embedded(_) => Ok(instance
-                .runtime
-                .as_ref()
-                .expect("embedded instances hold a runtime")
+            Kind::Embedded(cfg) => Ok(instance
+                .live_runtime(&Self::embedded_config(cfg, instance))
                 .connect_memory(self.transport.frame_cap)),
-            Kind::Stdio(cmd) => transport::stdio::connect(cmd, &self.transport).await,
+            Kind::Stdio(cmd) => {
+                transport::stdio::connect_with(cmd, &self.transport, &instance.spawn_options())
+                    .await
+            }
             Kind::WebSocket {
                 url,
                 server: Some(g),
@@ -119,6 +216,16 @@ impl Target {
             Kind::WebSocket { url, server: None } => {
                 transport::ws::connect(url, &self.transport).await
             }
+        }
+    }
+
+    /// The configuration a restarted embedded runtime gets: the crashed
+    /// one's upstream and store, so it can revoke what was outstanding.
+    fn embedded_config(cfg: &RuntimeConfig, instance: &Instance) -> RuntimeConfig {
+        let rt = instance.runtime.lock().unwrap_or_else(|p| p.into_inner());
+        match rt.as_ref() {
+            Some(r) => r.config().clone(),
+            None => cfg.clone(),
         }
     }
 

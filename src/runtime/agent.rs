@@ -118,7 +118,13 @@ impl Conformance {
             }
             "wait" => self.rt.clock().sleep(WAIT_LIMIT).await,
             "result_chunks" => self.chunks(step),
-            "rotate_credential" => self.rotate(),
+            "rotate_credential" => self.rotate().await,
+            "use_credential" => self.use_credential(step).await,
+            "crash" => {
+                // The host process dies: no terminal message, nothing revoked.
+                self.rt.crash();
+                return Flow::Stop;
+            }
             "finish" => {
                 self.finish(step);
                 return Flow::Stop;
@@ -399,11 +405,15 @@ impl Conformance {
             self.tool_error(&call_id, ErrorCode::LeaseSubsetViolation, &why);
             return Flow::Next;
         }
+        let pre = self
+            .preissue_child(&child_lease, child_expiry.as_deref())
+            .await;
         let child = self.spawn_child(
             &agent,
             child_lease,
             child_expiry,
             step.get("input").cloned().unwrap_or(Value::Null),
+            pre,
         );
         self.event(
             EventKind::ToolResult,
@@ -418,9 +428,12 @@ impl Conformance {
         child_lease: lease::Lease,
         child_expiry: Option<String>,
         input: Value,
+        pre: Option<(String, crate::wire::Credential)>,
     ) -> String {
         let rt = &self.rt;
-        let child_id = crate::ids::job_id();
+        let child_id = pre
+            .as_ref()
+            .map_or_else(crate::ids::job_id, |(id, _)| id.clone());
         let (cancel, cancel_rx) = watch::channel(false);
         let mut st = rt.lock();
         let parent = st.jobs.get(&self.job).expect("running job exists");
@@ -451,10 +464,13 @@ impl Conformance {
             .find(|a| a.name == agent)
             .and_then(|a| a.default.clone().or_else(|| a.versions.first().cloned()))
             .unwrap_or_default();
-        let credentials = if needs_cred {
-            vec![rt.issue_credential(&mut st, &child_lease, constraints.as_ref())]
-        } else {
-            vec![]
+        let credentials = match (needs_cred, pre) {
+            (true, Some((_, c))) => vec![c],
+            (true, None) => vec![rt.issue_credential(&mut st, &child_lease, constraints.as_ref())],
+            (false, pre) => {
+                rt.upstream_revoke(pre.into_iter().map(|(_, c)| c.id).collect(), None);
+                vec![]
+            }
         };
         let created_at = rt.now_ts();
         st.jobs
@@ -579,7 +595,10 @@ impl Conformance {
     }
 
     /// §9.8.2: rotation announces the new value and revokes the old one.
-    fn rotate(&self) {
+    async fn rotate(&self) {
+        if self.rt.upstream().is_some() {
+            return self.rotate_upstream().await;
+        }
         let (id, value) = {
             let mut st = self.rt.lock();
             let Some(job) = st.jobs.get_mut(&self.job) else {
@@ -599,6 +618,111 @@ impl Conformance {
             self.event(
                 EventKind::Status,
                 json!({"phase": "credential_rotated", "credential_id": id, "id": id, "value": value}),
+            );
+        }
+    }
+
+    /// Rotation through the upstream: a new value there, the prior one revoked.
+    async fn rotate_upstream(&self) {
+        let Some(id) = self.credential().map(|c| c.id) else {
+            return;
+        };
+        let value = match self.rt.upstream_rotate(&id).await {
+            Ok(v) => v,
+            Err(e) => return self.warn(format!("credential rotation failed: {e}")),
+        };
+        let old = {
+            let mut st = self.rt.lock();
+            let Some(cred) = st
+                .jobs
+                .get_mut(&self.job)
+                .and_then(|j| j.credentials.first_mut())
+            else {
+                return;
+            };
+            std::mem::replace(&mut cred.value, value.clone())
+        };
+        if !self.rt.fault(Fault::KeepRotatedValue) {
+            self.rt.upstream_revoke(vec![id.clone()], Some(old));
+        }
+        if !self.rt.fault(Fault::SilentRotation) {
+            self.event(
+                EventKind::Status,
+                json!({"phase": "credential_rotated", "credential_id": id, "id": id, "value": value}),
+            );
+        }
+    }
+
+    fn credential(&self) -> Option<crate::wire::Credential> {
+        let st = self.rt.lock();
+        st.jobs.get(&self.job)?.credentials.first().cloned()
+    }
+
+    /// A child credential issued at the upstream before the child exists,
+    /// when the child will need one (§9.8.2).
+    async fn preissue_child(
+        &self,
+        child_lease: &lease::Lease,
+        child_expiry: Option<&str>,
+    ) -> Option<(String, crate::wire::Credential)> {
+        self.rt.upstream()?;
+        let (has_cred, principal) = {
+            let st = self.rt.lock();
+            let j = st.jobs.get(&self.job)?;
+            (!j.credentials.is_empty(), j.principal.clone())
+        };
+        if !has_cred
+            || !(child_lease.contains_key("model.use") || child_lease.contains_key("cost.budget"))
+        {
+            return None;
+        }
+        let child_id = crate::ids::job_id();
+        let constraints = child_expiry.map(|e| crate::wire::LeaseConstraints {
+            expires_at: Some(e.to_string()),
+        });
+        match self
+            .rt
+            .upstream_issue(&child_id, &principal, child_lease, constraints.as_ref())
+            .await
+        {
+            Ok(c) => Some((child_id, c)),
+            Err(e) => {
+                self.warn(format!("child credential not issued: {e}"));
+                None
+            }
+        }
+    }
+
+    /// `use_credential`: present the job's credential at its endpoint (plus
+    /// `path`), or at `url`; report the upstream's answer as a log event.
+    async fn use_credential(&self, step: &Value) {
+        let Some(c) = self.credential() else {
+            return self.warn("use_credential: the job has no credential".into());
+        };
+        let path = step.get("path").and_then(Value::as_str).unwrap_or("");
+        let url = match step.get("url").and_then(Value::as_str) {
+            Some(u) => u.to_string(),
+            None => format!("{}{path}", c.endpoint),
+        };
+        let mut targets = vec![url];
+        if self.rt.fault(Fault::PresentCredentialElsewhere) {
+            if let Some(base) = self.rt.upstream() {
+                targets.push(format!("{base}/v1/elsewhere"));
+            }
+        }
+        for url in targets {
+            let status = crate::upstream::client::call(
+                "GET",
+                &url,
+                Some(&c.value),
+                None,
+                Duration::from_secs(5),
+            )
+            .await
+            .map_or_else(|e| e, |a| a.status.to_string());
+            self.event(
+                EventKind::Log,
+                json!({"level": "info", "message": format!("credential {} presented: {status}", c.id)}),
             );
         }
     }

@@ -98,6 +98,13 @@ faults! {
     NoHelloRequired = "no-hello-required": "serves messages sent before session.hello (§6.2)",
     AcceptAnyVersion = "accept-any-version": "accepts any arcp envelope version (§5)",
     CrossPrincipalLeak = "cross-principal-leak": "lets other principals subscribe and sends them the submitter's credentials (§14)",
+    SkipRevocation = "skip-revocation": "never revokes credentials at the upstream (§9.8.2)",
+    RevokeOnSuccessOnly = "revoke-on-success-only": "revokes credentials at the upstream only when a job succeeds (§9.8.2)",
+    KeepRotatedValue = "keep-rotated-value": "leaves the prior value live at the upstream after a rotation (§9.8.2)",
+    OrphanChildCredentials = "orphan-child-credentials": "leaves child credentials live at the upstream when the parent ends (§9.8.2)",
+    NoRevocationRetry = "no-revocation-retry": "gives up revoking after one transient upstream failure (§9.8.2)",
+    ForgetOutstandingCredentials = "forget-outstanding-credentials": "does not revoke what was outstanding before a restart (§14)",
+    PresentCredentialElsewhere = "present-credential-elsewhere": "the agent also presents its credential to a URL other than its endpoint (§9.8.1)",
 }
 
 impl fmt::Display for Fault {

@@ -245,14 +245,21 @@ impl Runtime {
         if let Some(why) = past_expiry {
             return refuse(ErrorCode::InvalidRequest, why);
         }
-        let job_id = crate::ids::job_id();
+        // Issued at the upstream before the lock was taken, if one is configured.
+        let pre = st.preissued.remove(sid);
+        let job_id = pre
+            .as_ref()
+            .map_or_else(crate::ids::job_id, |(id, _)| id.clone());
         let credentials = if st
             .sessions
             .get(sid)
             .is_some_and(|s| s.has(Feature::ProvisionedCredentials))
             && (lease.contains_key("model.use") || lease.contains_key("cost.budget"))
         {
-            vec![self.issue_credential(&mut st, &lease, constraints.as_ref())]
+            vec![match pre {
+                Some((_, c)) => c,
+                None => self.issue_credential(&mut st, &lease, constraints.as_ref()),
+            }]
         } else {
             vec![]
         };

@@ -10,6 +10,7 @@
 pub mod agent;
 pub mod fault;
 pub mod job;
+pub mod provisioner;
 pub mod session;
 pub mod state;
 
@@ -57,6 +58,8 @@ pub struct RuntimeConfig {
     pub hello_timeout: Duration,
     pub faults: Faults,
     pub clock: SharedClock,
+    /// Credential upstream and outstanding-credential store (§9.8, §14).
+    pub provisioner: provisioner::ProvisionerConfig,
 }
 
 /// Tokens the reference runtime accepts by default. Profiles name them.
@@ -102,6 +105,7 @@ impl Default for RuntimeConfig {
             hello_timeout: Duration::from_secs(60),
             faults: Faults::none(),
             clock: Arc::new(ScaledClock::real()),
+            provisioner: Default::default(),
         }
     }
 }
@@ -115,16 +119,42 @@ pub struct Runtime {
 pub(crate) struct Inner {
     pub config: RuntimeConfig,
     pub state: Mutex<state::State>,
+    /// Set by the conformance agent's `crash` op: the runtime stops dead.
+    pub crashed: std::sync::atomic::AtomicBool,
 }
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> Runtime {
-        Runtime {
+        let rt = Runtime {
             inner: Arc::new(Inner {
                 config,
                 state: Mutex::new(state::State::default()),
+                crashed: Default::default(),
             }),
+        };
+        rt.recover_outstanding();
+        rt
+    }
+
+    /// Stop dead, as a crashed process would: every connection closes, no
+    /// job ends properly and nothing is revoked (restart cases, §14).
+    pub fn crash(&self) {
+        self.inner
+            .crashed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let st = self.lock();
+        for s in st.sessions.values() {
+            if let Some((_, tx)) = &s.out {
+                let _ = tx.send(state::Outbound::Close);
+            }
         }
+        for j in st.jobs.values() {
+            let _ = j.cancel.send(true);
+        }
+    }
+
+    pub fn is_crashed(&self) -> bool {
+        self.inner.crashed.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     pub fn config(&self) -> &RuntimeConfig {

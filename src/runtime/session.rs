@@ -343,6 +343,21 @@ impl Connection {
                 self.send(Envelope::new(MessageType::SessionJobs.as_str(), payload).session(&sid))
             }),
             MessageType::SessionClose => return self.close(&sid),
+            MessageType::JobSubmit if self.rt.upstream().is_some() => {
+                // Issuing at the upstream is a network call: off the connection loop.
+                let (rt, tx) = (self.rt.clone(), self.tx.clone());
+                let (sid, env) = (sid.clone(), env.clone());
+                tokio::spawn(async move {
+                    if let Err((code, msg)) = rt.submit_provisioned(&sid, &env).await {
+                        let mut err = rt.error_value(code, &msg);
+                        err["request_id"] = Value::from(env.id.clone());
+                        let e =
+                            Envelope::new(MessageType::SessionError.as_str(), err).session(&sid);
+                        let _ = tx.send(Outbound::Frame(e.encode()));
+                    }
+                });
+                Ok(())
+            }
             MessageType::JobSubmit => self.rt.submit(&sid, &env),
             MessageType::JobCancel => self.rt.cancel(&sid, &env),
             MessageType::JobSubscribe => self.rt.subscribe(&sid, &env),

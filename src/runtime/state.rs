@@ -111,6 +111,11 @@ pub struct State {
     pub next_conn: u64,
     /// One credential value, reused across jobs when that fault is on.
     pub shared_credential_value: Option<String>,
+    /// Credential ids the upstream would not revoke (§14: surfaced to operators).
+    pub unrevocable: Vec<String>,
+    /// Per session: a job id and the credential issued for it at the
+    /// upstream before `submit` takes the lock.
+    pub preissued: HashMap<String, (String, Credential)>,
 }
 
 impl State {
@@ -186,7 +191,7 @@ impl Runtime {
         let Some(job) = st.jobs.get_mut(job_id) else {
             return false;
         };
-        if job.terminal {
+        if job.terminal || self.is_crashed() {
             return false;
         }
         let terminal = kind.is_terminal();
@@ -264,8 +269,10 @@ impl Runtime {
         if terminal {
             // §9.8.2: revoke on every terminal state; children's credentials
             // must not outlive the parent either.
+            let at_upstream = st.jobs.get(job_id).map(|j| self.revocable(j));
             st.revoke(job_id);
             drop(st);
+            self.upstream_revoke(at_upstream.unwrap_or_default(), None);
             for child in children {
                 self.terminate(
                     &child,
