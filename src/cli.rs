@@ -699,11 +699,15 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
     if args.stdio {
         let (conn, writer) =
             crate::transport::stdio::own_stdio_flushed(crate::transport::DEFAULT_FRAME_CAP);
-        runtime.serve(conn).await;
-        if runtime.is_crashed() {
-            // The conformance agent's `crash` op: die as a crashed process would.
+        // The conformance agent's `crash` op: die as a crashed process would.
+        let watched = runtime.clone();
+        tokio::spawn(async move {
+            while !watched.is_crashed() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             std::process::exit(70);
-        }
+        });
+        runtime.serve(conn).await;
         // The last frames (session.closed, an error) must reach stdout before exit.
         let _ = tokio::time::timeout(Duration::from_secs(2), writer).await;
         return Ok(0);
@@ -718,7 +722,13 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
     println!("listening on ws://{local}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    let mut runtime = runtime;
     while let Some(conn) = listener.accept().await {
+        if runtime.is_crashed() {
+            // A crashed runtime is replaced, as a supervisor restarts a
+            // process: same upstream and store, so it revokes what was outstanding.
+            runtime = Runtime::new(runtime.config().clone());
+        }
         let rt = runtime.clone();
         tokio::spawn(async move { rt.serve(conn).await });
     }

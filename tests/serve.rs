@@ -16,6 +16,8 @@ const SERVE_FLAGS: &str = "--time-scale 10 --heartbeat 5 --resume-window 20 --re
 fn profile() -> Profile {
     Profile {
         time_scale: 10.0,
+        // `serve` takes ARCP_CONFORM_UPSTREAM from its environment.
+        upstream: true,
         ..Profile::default()
     }
 }
@@ -86,7 +88,12 @@ async fn serve_ws_passes_the_suite() {
     .expect("target");
     let cases = arcp_conform::suite::runtime_suite().unwrap();
     let results = run_all(
-        cases.into_iter().map(Arc::new).collect(),
+        cases
+            .into_iter()
+            // Its crash would end every session of the one server process.
+            .filter(|c| c.id != "credentials.revocation.survives-restart")
+            .map(Arc::new)
+            .collect(),
         Arc::new(target),
         RunOptions {
             jobs: 4,

@@ -173,7 +173,10 @@ impl Checker {
             | StepKind::Submit(_)
             | StepKind::ExpectError(_)
             | StepKind::Resume(_)
-            | StepKind::WaitJob(_) => unreachable!("refused above"),
+            | StepKind::WaitJob(_)
+            | StepKind::ExpectUpstream(_)
+            | StepKind::ExpectUpstreamNone(_)
+            | StepKind::UpstreamFail(_) => unreachable!("refused above"),
         }
         Ok(())
     }

@@ -291,6 +291,12 @@ pub enum StepKind {
     Emit(Emit),
     /// `expect_output` (client role): a line the client's driver prints.
     ExpectOutput(ExpectOutput),
+    /// `expect_upstream`: the credential upstream saw something.
+    ExpectUpstream(ExpectUpstream),
+    /// `expect_upstream_none`: the credential upstream did not see something.
+    ExpectUpstreamNone(ExpectUpstreamNone),
+    /// `upstream_fail`: make the credential upstream fail or slow down.
+    UpstreamFail(UpstreamFail),
 }
 
 impl StepKind {
@@ -316,7 +322,14 @@ impl StepKind {
         "accept",
         "emit",
         "expect_output",
+        "expect_upstream",
+        "expect_upstream_none",
+        "upstream_fail",
     ];
+
+    /// Step keys that need the credential upstream.
+    pub const UPSTREAM: &'static [&'static str] =
+        &["expect_upstream", "expect_upstream_none", "upstream_fail"];
 
     /// Step keys only `role: client` cases use.
     pub const CLIENT_ONLY: &'static [&'static str] =
@@ -331,6 +344,9 @@ impl StepKind {
         "expect_error",
         "resume",
         "wait_job",
+        "expect_upstream",
+        "expect_upstream_none",
+        "upstream_fail",
     ];
 
     /// The YAML key of this step.
@@ -356,6 +372,9 @@ impl StepKind {
             StepKind::Accept(_) => "accept",
             StepKind::Emit(_) => "emit",
             StepKind::ExpectOutput(_) => "expect_output",
+            StepKind::ExpectUpstream(_) => "expect_upstream",
+            StepKind::ExpectUpstreamNone(_) => "expect_upstream_none",
+            StepKind::UpstreamFail(_) => "upstream_fail",
         }
     }
 
@@ -379,7 +398,10 @@ impl StepKind {
             | StepKind::Set(_)
             | StepKind::Assert(_)
             | StepKind::Repeat(_)
-            | StepKind::ExpectOutput(_) => None,
+            | StepKind::ExpectOutput(_)
+            | StepKind::ExpectUpstream(_)
+            | StepKind::ExpectUpstreamNone(_)
+            | StepKind::UpstreamFail(_) => None,
         }
     }
 }
@@ -759,4 +781,98 @@ pub enum OutputPattern {
     Result(Value),
     /// `ERROR <code>` with this code; another ERROR line fails.
     Error(String),
+}
+
+// ------------------------------------------------------ credential upstream
+
+/// Default `within:` for `expect_upstream`.
+pub const DEFAULT_UPSTREAM_WITHIN: Duration = Duration::from_secs(5);
+
+/// What the credential upstream saw (CONFORMANCE.md, "The credential
+/// upstream"). Every string is a template, rendered before use.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpstreamFact {
+    /// `issued: <credential id>`: the upstream issued this credential.
+    Issued(String),
+    /// `issued_for: <job id>`: the upstream issued a credential for this job.
+    IssuedFor(String),
+    /// `revoked: <credential id>`: every value of it is revoked.
+    Revoked(String),
+    /// `revoked_for: <job id>`: every credential issued for this job is revoked.
+    RevokedFor(String),
+    /// `revoked_value: <value>`: this one value is revoked (rotation).
+    RevokedValue(String),
+    /// `rejects: <value>`: presented at its endpoint now, the upstream refuses it.
+    Rejects(String),
+    /// `presented: <credential id>`: it was presented at its endpoint.
+    Presented(String),
+    /// `presented_elsewhere: <credential id>` (`"*"`: any credential): it was
+    /// presented at a URL other than its endpoint (§9.8.1).
+    PresentedElsewhere(String),
+}
+
+impl UpstreamFact {
+    pub fn key(&self) -> &'static str {
+        match self {
+            UpstreamFact::Issued(_) => "issued",
+            UpstreamFact::IssuedFor(_) => "issued_for",
+            UpstreamFact::Revoked(_) => "revoked",
+            UpstreamFact::RevokedFor(_) => "revoked_for",
+            UpstreamFact::RevokedValue(_) => "revoked_value",
+            UpstreamFact::Rejects(_) => "rejects",
+            UpstreamFact::Presented(_) => "presented",
+            UpstreamFact::PresentedElsewhere(_) => "presented_elsewhere",
+        }
+    }
+
+    pub fn template(&self) -> &str {
+        match self {
+            UpstreamFact::Issued(s)
+            | UpstreamFact::IssuedFor(s)
+            | UpstreamFact::Revoked(s)
+            | UpstreamFact::RevokedFor(s)
+            | UpstreamFact::RevokedValue(s)
+            | UpstreamFact::Rejects(s)
+            | UpstreamFact::Presented(s)
+            | UpstreamFact::PresentedElsewhere(s) => s,
+        }
+    }
+}
+
+/// `expect_upstream`: `fact` becomes true within `within`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectUpstream {
+    pub fact: UpstreamFact,
+    pub within: Duration,
+}
+
+/// `expect_upstream_none`: `fact` stays false for `duration`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExpectUpstreamNone {
+    pub fact: UpstreamFact,
+    pub duration: Duration,
+}
+
+/// Which upstream calls an `upstream_fail` applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamOp {
+    Issue,
+    Rotate,
+    Revoke,
+    /// Issue, rotate and revoke (default).
+    #[default]
+    Any,
+}
+
+/// `upstream_fail`: from now on, the upstream answers `op` calls with
+/// `status` (`times` times then recovers, or forever), and/or slowly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamFail {
+    pub op: UpstreamOp,
+    /// 0: no failure, only `delay`.
+    pub status: u16,
+    /// `None`: fail permanently.
+    pub times: Option<u32>,
+    pub delay: Duration,
 }

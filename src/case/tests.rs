@@ -580,7 +580,7 @@ fn error_unknown_step_with_line_and_column() {
     );
     assert_eq!(
         err(&text),
-        "cases/session/x.yaml:8:5: unknown step `expekt` (expected one of: open, connect, hello, send, submit, expect, expect_error, expect_none, expect_close, drop, resume, wait_job, sleep, set, assert, repeat, welcome, accept, emit, expect_output); did you mean `expect`?"
+        "cases/session/x.yaml:8:5: unknown step `expekt` (expected one of: open, connect, hello, send, submit, expect, expect_error, expect_none, expect_close, drop, resume, wait_job, sleep, set, assert, repeat, welcome, accept, emit, expect_output, expect_upstream, expect_upstream_none, upstream_fail); did you mean `expect`?"
     );
     // no suggestion when nothing is close
     assert_err_contains(

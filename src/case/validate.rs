@@ -174,6 +174,9 @@ pub(crate) fn step_names(kind: &StepKind) -> Vec<String> {
         | StepKind::Sleep(_)
         | StepKind::Set(_)
         | StepKind::Repeat(_) => {}
+        StepKind::ExpectUpstream(e) => value(&e.fact.template().into()),
+        StepKind::ExpectUpstreamNone(e) => value(&e.fact.template().into()),
+        StepKind::UpstreamFail(_) => {}
     }
     out
 }
@@ -331,6 +334,9 @@ impl Checker {
                 self.repeat_depth -= 1;
             }
             StepKind::Sleep(_) | StepKind::Assert(_) => {}
+            StepKind::ExpectUpstream(_)
+            | StepKind::ExpectUpstreamNone(_)
+            | StepKind::UpstreamFail(_) => {}
             StepKind::Welcome(_)
             | StepKind::Accept(_)
             | StepKind::Emit(_)

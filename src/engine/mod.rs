@@ -9,6 +9,7 @@ pub mod runner;
 mod session;
 pub(crate) mod shared;
 mod steps;
+mod upstream;
 
 use crate::case::{Case, Level};
 use crate::checks::Monitor;

@@ -138,6 +138,20 @@ pub fn applicability(case: &Case, target: &Target, env: &Environment) -> Option<
             ));
         }
     }
+    let upstream_step = case
+        .all_steps()
+        .into_iter()
+        .find(|s| crate::case::StepKind::UPSTREAM.contains(&s.kind.name()));
+    if let (Some(step), false) = (upstream_step, target.has_upstream()) {
+        return Some(Outcome::new(
+            Verdict::Untestable,
+            format!(
+                "`{}` (line {}) judges the credential upstream; the target has not declared it takes one (profile `upstream: true`: it reads ARCP_CONFORM_UPSTREAM)",
+                step.kind.name(),
+                step.line
+            ),
+        ));
+    }
     None
 }
 

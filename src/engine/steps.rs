@@ -85,6 +85,9 @@ impl Run<'_> {
                 }
                 Ok(())
             }
+            StepKind::ExpectUpstream(e) => self.expect_upstream(e).await,
+            StepKind::ExpectUpstreamNone(e) => self.expect_upstream_none(e).await,
+            StepKind::UpstreamFail(f) => self.upstream_fail(f),
             k @ (StepKind::Welcome(_)
             | StepKind::Accept(_)
             | StepKind::Emit(_)

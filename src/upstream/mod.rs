@@ -167,6 +167,17 @@ impl Upstream {
         self.book().grants.get(id).and_then(|g| g.job_id.clone())
     }
 
+    /// Credentials issued for `job_id`, in issue order.
+    pub fn issued_for(&self, job_id: &str) -> Vec<String> {
+        let b = self.book();
+        b.log
+            .iter()
+            .filter(|r| r.op == Some(Op::Issue) && r.status == 201)
+            .filter_map(|r| r.credential.clone())
+            .filter(|id| b.grants.get(id).and_then(|g| g.job_id.as_deref()) == Some(job_id))
+            .collect()
+    }
+
     /// Is every value ever issued under credential `id` revoked (and at least one issued)?
     pub fn revoked(&self, id: &str) -> bool {
         let b = self.book();
@@ -269,6 +280,7 @@ enum Route {
     Rotate(String),
     Revoke(String),
     Log,
+    Introspect,
     Present,
     Elsewhere,
 }
@@ -283,6 +295,7 @@ fn route(method: &Method, path: &str) -> Route {
         (&Method::POST, ["v1", "credentials", id, "rotate"]) => Route::Rotate(id.to_string()),
         (&Method::POST, ["v1", "credentials", id, "revoke"]) => Route::Revoke(id.to_string()),
         (&Method::GET, ["v1", "log"]) => Route::Log,
+        (&Method::GET, ["v1", "introspect"]) => Route::Introspect,
         _ => Route::Elsewhere,
     }
 }
@@ -323,7 +336,7 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
         Route::Revoke(_) => Some(Op::Revoke),
         Route::Present => Some(Op::Present),
         Route::Elsewhere if presented.is_some() => Some(Op::Elsewhere),
-        Route::Log | Route::Elsewhere => None,
+        Route::Log | Route::Introspect | Route::Elsewhere => None,
     };
     // Injected failures and delays apply to management calls only.
     let managed = matches!(op, Some(Op::Issue | Op::Rotate | Op::Revoke));
@@ -434,6 +447,18 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
                 }
             }
             Route::Log => reply(StatusCode::OK, json!(b.log)),
+            // Checks a value without presenting it: not a presentation.
+            Route::Introspect => {
+                let token = presented
+                    .as_deref()
+                    .and_then(|v| b.tokens.iter().find(|t| t.value == v));
+                rec.credential = token.map(|t| t.id.clone());
+                let active = token.is_some_and(|t| t.revoked_ms.is_none());
+                reply(
+                    StatusCode::OK,
+                    json!({"active": active, "id": rec.credential}),
+                )
+            }
             Route::Present | Route::Elsewhere => {
                 let token = presented
                     .as_deref()
