@@ -193,6 +193,12 @@ impl Target {
         }
     }
 
+    /// Can the harness restart the runtime within a case (after a `crash`)?
+    /// An embedded runtime is replaced; a stdio process is respawned.
+    pub fn restartable(&self) -> bool {
+        !matches!(self.kind, Kind::WebSocket { .. })
+    }
+
     /// Does the target take a credential upstream (`ARCP_CONFORM_UPSTREAM`)?
     /// The reference runtime does; others say so with `upstream: true`.
     pub fn has_upstream(&self) -> bool {

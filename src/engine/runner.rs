@@ -85,6 +85,10 @@ pub async fn probe(target: &Target, opts: &EngineOptions) -> Result<Environment,
     })
 }
 
+/// Tag of cases that crash the runtime (the conformance agent's `crash` op)
+/// and judge the restarted one.
+pub const RESTART_TAG: &str = "restart";
+
 /// Why a case cannot run here, as the verdict it gets instead.
 pub fn applicability(case: &Case, target: &Target, env: &Environment) -> Option<Outcome> {
     let missing: Vec<String> = case
@@ -137,6 +141,12 @@ pub fn applicability(case: &Case, target: &Target, env: &Environment) -> Option<
                 format!("needs a token for principal `{p}`; the profile has none"),
             ));
         }
+    }
+    if case.tags.iter().any(|t| t == RESTART_TAG) && !target.restartable() {
+        return Some(Outcome::new(
+            Verdict::NotApplicable,
+            "crashes the runtime and needs it restarted; the harness restarts an embedded runtime or a stdio process, not a WebSocket server started once per run",
+        ));
     }
     let upstream_step = case
         .all_steps()

@@ -20,11 +20,14 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import json
 import logging
 import os
 import secrets
 import signal
 import sys
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
@@ -92,6 +95,93 @@ def _issue_for_lease(lease: dict[str, list[str]], ctx: JobCredentialContext) -> 
             constraints=constraints,
         ),
     )
+
+
+# ADAPTER: the credential upstream the harness plays (CONFORMANCE.md, "The credential upstream").
+# With ARCP_CONFORM_UPSTREAM set, the SDK's CredentialProvisioner hook issues and revokes there;
+# the SDK itself decides when to revoke and how often to retry (what the cases measure).
+UPSTREAM = os.environ.get("ARCP_CONFORM_UPSTREAM", "").rstrip("/")
+STATE_DIR = os.environ.get("ARCP_CONFORM_STATE_DIR", "")
+
+
+def _upstream_call(method: str, path: str, body: dict | None = None) -> dict:
+    """One JSON call to the upstream; raises on an error status (the SDK retries)."""
+    data = json.dumps(body).encode() if body is not None else b""
+    req = urllib.request.Request(
+        UPSTREAM + path, data=data, method=method, headers={"content-type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        return json.loads(resp.read() or b"{}")
+
+
+class UpstreamProvisioner:
+    """The SDK's CredentialProvisioner protocol, backed by the harness's upstream."""
+
+    async def issue(self, lease: dict[str, list[str]], ctx: JobCredentialContext) -> tuple[Credential, ...]:
+        if "model.use" not in lease and "cost.budget" not in lease:
+            return ()
+        body = {"job_id": ctx.job_id, "principal": ctx.submitter_principal, "agent": ctx.agent}
+        r = await asyncio.to_thread(_upstream_call, "POST", "/v1/credentials", body)
+        constraints = CredentialConstraints(
+            cost_budget=tuple(lease.get("cost.budget", ())),
+            model_use=tuple(lease.get("model.use", ())),
+            expires_at=ctx.lease_constraints.expires_at if ctx.lease_constraints else None,
+        )
+        return (
+            Credential(
+                id=r["id"], scheme=r.get("scheme", "bearer"), value=r["value"],
+                endpoint=r["endpoint"], constraints=constraints,
+            ),
+        )
+
+    async def revoke(self, credential_id: str) -> None:
+        await asyncio.to_thread(_upstream_call, "POST", f"/v1/credentials/{credential_id}/revoke")
+
+    async def rotate(self, credential_id: str) -> str:
+        r = await asyncio.to_thread(_upstream_call, "POST", f"/v1/credentials/{credential_id}/rotate")
+        return r["value"]
+
+
+class FileRevocationLog:
+    """The SDK's RevocationLog protocol in a JSON file (ids only), so a restarted process can
+    revoke what its predecessor left outstanding (§14). The SDK never reads `outstanding()`
+    itself: `revoke_outstanding` below is the deployment's part."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def _load(self) -> set[tuple[str, str]]:
+        try:
+            with open(self.path) as f:
+                return {tuple(x) for x in json.load(f)}
+        except (OSError, ValueError):
+            return set()
+
+    def _save(self, items: set[tuple[str, str]]) -> None:
+        tmp = self.path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(sorted(items), f)
+        os.replace(tmp, self.path)
+
+    async def record(self, job_id: str, credential_id: str) -> None:
+        self._save(self._load() | {(job_id, credential_id)})
+
+    async def forget(self, job_id: str, credential_id: str) -> None:
+        self._save(self._load() - {(job_id, credential_id)})
+
+    async def outstanding(self) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted(self._load()))
+
+
+async def revoke_outstanding(rt: ARCPRuntime) -> None:
+    if rt.revocation_log is None or rt.credential_provisioner is None:
+        return
+    for job_id, cred_id in await rt.revocation_log.outstanding():
+        try:
+            await rt.credential_provisioner.revoke(cred_id)
+            await rt.revocation_log.forget(job_id, cred_id)
+        except Exception as e:  # noqa: BLE001 - logged, kept for the next start
+            LOG.warning("credential %s not revoked on start: %s", cred_id, e)
 
 
 # --------------------------------------------------------------------------- agents
@@ -319,7 +409,35 @@ class Script:
         creds = self.ctx.credentials
         if not creds:
             return
-        await self.ctx.rotate_credential(creds[0].id, f"sk-virt-{secrets.token_urlsafe(24)}")
+        prov = self.ctx.runtime.credential_provisioner
+        if isinstance(prov, UpstreamProvisioner):
+            value = await prov.rotate(creds[0].id)
+        else:
+            value = f"sk-virt-{secrets.token_urlsafe(24)}"
+        await self.ctx.rotate_credential(creds[0].id, value)
+
+    async def op_use_credential(self, step: dict) -> None:
+        creds = self.ctx.credentials
+        if not creds:
+            return
+        url = step.get("url") or creds[0].endpoint + str(step.get("path", ""))
+        req = urllib.request.Request(url, headers={"authorization": f"Bearer {creds[0].value}"})
+
+        def present() -> str:
+            try:
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    return str(resp.status)
+            except urllib.error.HTTPError as e:
+                return str(e.code)
+            except OSError as e:
+                return str(e)
+
+        status = await asyncio.to_thread(present)
+        await self.ctx.job.emit_event("log", {"level": "info", "message": f"credential {creds[0].id} presented: {status}"})
+
+    async def op_crash(self, step: dict) -> None:
+        # The process dies as a crashed one would: nothing revoked, no terminal message.
+        os._exit(70)
 
     async def op_sleep(self, step: dict) -> None:
         ms = step.get("ms", 0)
@@ -397,8 +515,14 @@ def make_runtime(heartbeat: int, resume_window: int) -> ARCPRuntime:
         bearer=StaticBearerVerifier(TOKENS),
         heartbeat_interval_sec=heartbeat,
         resume_window_sec=resume_window,
-        credential_provisioner=InMemoryCredentialProvisioner(factory=_issue_for_lease),
-        revocation_log=InMemoryRevocationLog(),
+        credential_provisioner=(
+            UpstreamProvisioner() if UPSTREAM else InMemoryCredentialProvisioner(factory=_issue_for_lease)
+        ),
+        revocation_log=(
+            FileRevocationLog(os.path.join(STATE_DIR, "revocation-log.json"))
+            if UPSTREAM and STATE_DIR
+            else InMemoryRevocationLog()
+        ),
     )
     rt.register_agent_version(CONFORMANCE, "1.0.0", conformance_agent)
     rt.register_agent_version(CONFORMANCE, "2.0.0", conformance_agent)
@@ -431,6 +555,7 @@ async def main() -> None:
     a = ap.parse_args()
 
     rt = make_runtime(a.heartbeat, a.resume_window)
+    await revoke_outstanding(rt)
     main_task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
