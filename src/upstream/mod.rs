@@ -26,6 +26,11 @@ pub const ENV: &str = "ARCP_CONFORM_UPSTREAM";
 pub const ENDPOINT_PATH: &str = "/v1/endpoint";
 /// Largest request body the upstream reads.
 const BODY_CAP: usize = 64 * 1024;
+/// Longest one connection is served: a target holding one open idle cannot
+/// keep a task alive past this.
+const CONN_LIMIT: Duration = Duration::from_secs(120);
+/// Records kept; a target flooding the upstream cannot grow it without bound.
+const LOG_CAP: usize = 100_000;
 
 /// Which management operations an injected failure applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -245,9 +250,8 @@ async fn accept_loop(listener: tokio::net::TcpListener, shared: Arc<Shared>) {
                 let shared = shared.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(shared, req).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, svc)
-                .await;
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(io, svc);
+            let _ = tokio::time::timeout(CONN_LIMIT, conn).await;
         });
     }
 }
@@ -484,7 +488,11 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     if resp.status() != StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK) {
         rec.status = resp.status().as_u16();
     }
-    up.book().log.push(rec);
+    let mut b = up.book();
+    if b.log.len() < LOG_CAP {
+        b.log.push(rec);
+    }
+    drop(b);
     resp
 }
 
