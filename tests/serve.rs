@@ -144,3 +144,39 @@ fn serve_stdio_flushes_its_last_frame_before_exiting() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_cases_are_untestable_without_the_profile_knob() {
+    let p = Profile {
+        upstream: false,
+        ..profile()
+    };
+    let target = Target::external(
+        &format!("{BIN} serve --stdio {SERVE_FLAGS}"),
+        p,
+        TransportOptions::default(),
+    )
+    .await
+    .expect("target");
+    let cases: Vec<_> = arcp_conform::suite::runtime_suite()
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.id.starts_with("credentials.revocation."))
+        .map(Arc::new)
+        .collect();
+    assert!(!cases.is_empty());
+    let opts = RunOptions {
+        jobs: 4,
+        engine: EngineOptions::default(),
+    };
+    let results = run_all(cases, Arc::new(target), opts, |_| {}).await;
+    for r in results {
+        assert_eq!(r.outcome.verdict, Verdict::Untestable, "{}", r.case.id);
+        assert!(
+            r.outcome.reason.contains("`upstream: true`"),
+            "{}: {}",
+            r.case.id,
+            r.outcome.reason
+        );
+    }
+}

@@ -341,3 +341,79 @@ where
     }
     Err(format!("{attempts} attempts failed, last: {last}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::upstream::{FailPlan, Op, Upstream};
+
+    #[test]
+    fn file_store_keeps_ids_only_across_opens() {
+        let dir = std::env::temp_dir().join(format!("arcp-conform-store-{}", crate::ids::ulid()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("credentials.json");
+        let s = Store::File(path.clone());
+        s.add("cred_a");
+        s.add("cred_b");
+        s.remove("cred_a");
+        let reopened = Store::File(path.clone());
+        assert_eq!(reopened.ids().into_iter().collect::<Vec<_>>(), ["cred_b"]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, r#"{"outstanding":["cred_b"]}"#);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn retry_gives_up_on_refusals_and_recovers_from_transient_failures() {
+        let up = Upstream::start().unwrap();
+        let url = format!("{}/v1/credentials", up.base());
+        up.set_fail(FailPlan {
+            op: Some(Op::Issue),
+            status: 503,
+            times: Some(2),
+            delay: Duration::ZERO,
+        });
+        let ok = retry(3, || call("POST", &url, None, None, CALL_TIMEOUT)).await;
+        assert_eq!(ok.unwrap().status, 201);
+        up.set_fail(FailPlan {
+            op: Some(Op::Issue),
+            status: 403,
+            times: None,
+            delay: Duration::ZERO,
+        });
+        let refused = retry(5, || call("POST", &url, None, None, CALL_TIMEOUT)).await;
+        assert!(refused.unwrap_err().contains("403"));
+        // A refusal is not retried: one call, not five.
+        let issues = up.log().iter().filter(|r| r.op == Some(Op::Issue)).count();
+        assert_eq!(issues, 4);
+    }
+
+    #[tokio::test]
+    async fn a_restarted_runtime_revokes_what_its_store_holds() {
+        let up = Upstream::start().unwrap();
+        let store = Store::memory();
+        let config = super::super::RuntimeConfig {
+            provisioner: ProvisionerConfig {
+                upstream: Some(up.base().to_string()),
+                store: store.clone(),
+            },
+            ..Default::default()
+        };
+        let first = Runtime::new(config.clone());
+        let lease = Lease::from([("model.use".to_string(), vec!["m/*".to_string()])]);
+        let c = first
+            .upstream_issue("job_1", "alice", &lease, None)
+            .await
+            .unwrap();
+        assert_eq!(store.ids().into_iter().collect::<Vec<_>>(), [c.id.clone()]);
+        first.crash();
+        let _second = Runtime::new(config);
+        for _ in 0..100 {
+            if up.revoked(&c.id) && store.ids().is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("not revoked after restart: {:?}", up.log());
+    }
+}
