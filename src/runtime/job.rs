@@ -384,15 +384,7 @@ impl Runtime {
         } else {
             crate::ids::credential_value()
         };
-        let mut c = json!({});
-        for ns in ["cost.budget", "model.use"] {
-            if let Some(p) = lease.get(ns) {
-                c[ns] = json!(p);
-            }
-        }
-        if let Some(e) = constraints.and_then(|c| c.expires_at.clone()) {
-            c["expires_at"] = Value::from(e);
-        }
+        let c = super::provisioner::credential_constraints(lease, constraints);
         Credential {
             id: crate::ids::credential_id(),
             scheme: "bearer".into(),

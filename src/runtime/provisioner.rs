@@ -146,15 +146,7 @@ impl Runtime {
         constraints: Option<&LeaseConstraints>,
     ) -> Result<Credential, String> {
         let base = self.upstream().ok_or("no upstream")?.to_string();
-        let mut c = json!({});
-        for ns in ["cost.budget", "model.use"] {
-            if let Some(p) = lease.get(ns) {
-                c[ns] = json!(p);
-            }
-        }
-        if let Some(e) = constraints.and_then(|c| c.expires_at.clone()) {
-            c["expires_at"] = Value::from(e);
-        }
+        let c = credential_constraints(lease, constraints);
         let req = json!({"job_id": job_id, "principal": principal, "constraints": c});
         let url = format!("{base}/v1/credentials");
         let a = retry(ISSUE_ATTEMPTS, || {
@@ -316,6 +308,24 @@ impl Runtime {
         }
         job.credentials.iter().map(|c| c.id.clone()).collect()
     }
+}
+
+/// The `constraints` a credential echoes (§9.8.1): the lease's cost-bearing
+/// capabilities and its expiry.
+pub(crate) fn credential_constraints(
+    lease: &Lease,
+    constraints: Option<&LeaseConstraints>,
+) -> Value {
+    let mut c = json!({});
+    for ns in ["cost.budget", "model.use"] {
+        if let Some(p) = lease.get(ns) {
+            c[ns] = json!(p);
+        }
+    }
+    if let Some(e) = constraints.and_then(|c| c.expires_at.clone()) {
+        c["expires_at"] = Value::from(e);
+    }
+    c
 }
 
 /// Call until a success, a refusal (4xx other than 429) or `attempts` tries,

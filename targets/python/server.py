@@ -74,17 +74,21 @@ def _now_iso() -> str:
 # --------------------------------------------------------------------------- credentials
 
 
+def _constraints(lease: dict[str, list[str]], ctx: JobCredentialContext) -> CredentialConstraints:
+    return CredentialConstraints(
+        cost_budget=tuple(lease.get("cost.budget", ())),
+        model_use=tuple(lease.get("model.use", ())),
+        expires_at=ctx.lease_constraints.expires_at if ctx.lease_constraints else None,
+    )
+
+
 def _issue_for_lease(lease: dict[str, list[str]], ctx: JobCredentialContext) -> tuple[Credential, ...]:
     """Deployment-side provisioner policy: a gateway credential for cost-bearing leases
     (model.use / cost.budget), like the reference runtime; none otherwise. Values are
     random per job (§9.8.2: never reused)."""
     if "model.use" not in lease and "cost.budget" not in lease:
         return ()
-    constraints = CredentialConstraints(
-        cost_budget=tuple(lease.get("cost.budget", ())),
-        model_use=tuple(lease.get("model.use", ())),
-        expires_at=ctx.lease_constraints.expires_at if ctx.lease_constraints else None,
-    )
+    constraints = _constraints(lease, ctx)
     return (
         Credential(
             id=f"cred_{secrets.token_hex(8)}",
@@ -122,11 +126,7 @@ class UpstreamProvisioner:
             return ()
         body = {"job_id": ctx.job_id, "principal": ctx.submitter_principal, "agent": ctx.agent}
         r = await asyncio.to_thread(_upstream_call, "POST", "/v1/credentials", body)
-        constraints = CredentialConstraints(
-            cost_budget=tuple(lease.get("cost.budget", ())),
-            model_use=tuple(lease.get("model.use", ())),
-            expires_at=ctx.lease_constraints.expires_at if ctx.lease_constraints else None,
-        )
+        constraints = _constraints(lease, ctx)
         return (
             Credential(
                 id=r["id"], scheme=r.get("scheme", "bearer"), value=r["value"],
