@@ -415,7 +415,10 @@ mod tests {
             .upstream_issue("job_1", "alice", &lease, None)
             .await
             .unwrap();
-        assert_eq!(store.ids().into_iter().collect::<Vec<_>>(), [c.id.clone()]);
+        assert_eq!(
+            store.ids().into_iter().collect::<Vec<_>>(),
+            vec![c.id.clone()]
+        );
         first.crash();
         let _second = Runtime::new(config);
         for _ in 0..100 {
