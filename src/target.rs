@@ -166,10 +166,7 @@ impl Target {
         // A fresh upstream per case where the target can take one per case
         // (embedded; stdio spawns per connection); the run's for a server.
         let upstream = match &self.kind {
-            Kind::WebSocket { .. } => self
-                .upstream
-                .clone()
-                .inspect(|u| u.set_fail(Default::default())),
+            Kind::WebSocket { .. } => self.upstream.clone().inspect(Upstream::clear_unscoped_fail),
             _ if self.has_upstream() => Upstream::start().ok(),
             _ => None,
         };

@@ -38,7 +38,7 @@ fn parses_every_fact_and_fail_plan() {
   - expect_upstream: {revoked_for: "${job}"}
   - expect_upstream_none: {presented_elsewhere: "*", for: 500ms}
   - upstream_fail: {op: revoke, status: 503, times: 2}
-  - upstream_fail: {times: 1}
+  - upstream_fail: {times: 1, credential: "${cred}"}
   - upstream_fail: {delay: 300ms}
 "#,
     );
@@ -67,6 +67,8 @@ fn parses_every_fact_and_fail_plan() {
                 (UpstreamOp::Revoke, 503, Some(2))
             );
             assert_eq!((b.op, b.status, b.times), (UpstreamOp::Any, 503, Some(1)));
+            assert_eq!(b.credential.as_deref(), Some("${cred}"));
+            assert_eq!(a.credential, None);
             assert_eq!(
                 (c.status, c.times, c.delay),
                 (0, None, Duration::from_millis(300))

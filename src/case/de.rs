@@ -1242,6 +1242,7 @@ struct RawUpstreamFail {
     status: Option<u16>,
     times: Option<u32>,
     delay: Option<Dur>,
+    credential: Option<TemplateStr>,
 }
 
 map_de!(UpstreamFailDe, RawUpstreamFail => UpstreamFail, "an upstream_fail mapping",
@@ -1265,6 +1266,7 @@ map_de!(UpstreamFailDe, RawUpstreamFail => UpstreamFail, "an upstream_fail mappi
         status,
         times: r.times,
         delay: r.delay.map(|d| d.0).unwrap_or_default(),
+        credential: r.credential.map(|c| c.0),
     })
 });
 

@@ -875,4 +875,7 @@ pub struct UpstreamFail {
     /// `None`: fail permanently.
     pub times: Option<u32>,
     pub delay: Duration,
+    /// Only rotate / revoke calls about this credential id (template);
+    /// `None`: every call.
+    pub credential: Option<String>,
 }

@@ -176,7 +176,11 @@ pub(crate) fn step_names(kind: &StepKind) -> Vec<String> {
         | StepKind::Repeat(_) => {}
         StepKind::ExpectUpstream(e) => value(&e.fact.template().into()),
         StepKind::ExpectUpstreamNone(e) => value(&e.fact.template().into()),
-        StepKind::UpstreamFail(_) => {}
+        StepKind::UpstreamFail(f) => {
+            if let Some(c) = &f.credential {
+                value(&c.as_str().into());
+            }
+        }
     }
     out
 }

@@ -86,6 +86,13 @@ impl Run<'_> {
 
     pub(crate) fn upstream_fail(&mut self, f: &UpstreamFail) -> StepResult {
         let up = self.upstream()?;
+        let credential = match &f.credential {
+            Some(c) => Some(match self.render(&Value::from(c.as_str()))? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            }),
+            None => None,
+        };
         up.set_fail(FailPlan {
             op: match f.op {
                 UpstreamOp::Issue => Some(Op::Issue),
@@ -96,16 +103,18 @@ impl Run<'_> {
             status: f.status,
             times: f.times,
             delay: f.delay,
+            credential: credential.clone(),
         });
         self.wire.log(
             "upstream",
             Direction::Note,
             &format!(
-                "upstream told to fail: status {} {} for {:?} calls, delay {:?}",
+                "upstream told to fail: status {} {} for {:?} calls{}, delay {:?}",
                 f.status,
                 f.times
                     .map_or("permanently".to_string(), |n| format!("{n} times")),
                 f.op,
+                credential.map_or(String::new(), |c| format!(" about {c}")),
                 f.delay
             ),
         );

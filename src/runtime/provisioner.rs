@@ -382,6 +382,7 @@ mod tests {
             status: 503,
             times: Some(2),
             delay: Duration::ZERO,
+            credential: None,
         });
         let ok = retry(3, || call("POST", &url, None, None, CALL_TIMEOUT)).await;
         assert_eq!(ok.unwrap().status, 201);
@@ -390,6 +391,7 @@ mod tests {
             status: 403,
             times: None,
             delay: Duration::ZERO,
+            credential: None,
         });
         let refused = retry(5, || call("POST", &url, None, None, CALL_TIMEOUT)).await;
         assert!(refused.unwrap_err().contains("403"));

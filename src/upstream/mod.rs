@@ -56,6 +56,19 @@ pub struct FailPlan {
     pub times: Option<u32>,
     /// Answer (successfully or not) only after this long.
     pub delay: Duration,
+    /// Only calls about this credential (rotate, revoke); `None`: every call.
+    /// Cases sharing one upstream (a WebSocket server's) scope their plans.
+    pub credential: Option<String>,
+}
+
+impl FailPlan {
+    fn applies(&self, op: Option<Op>, credential: Option<&str>) -> bool {
+        self.op.is_none_or(|o| Some(o) == op)
+            && self
+                .credential
+                .as_deref()
+                .is_none_or(|c| Some(c) == credential)
+    }
 }
 
 /// One request the upstream saw. Never carries a credential value.
@@ -92,7 +105,8 @@ struct Book {
     grants: BTreeMap<String, Grant>,
     tokens: Vec<Token>,
     log: Vec<Record>,
-    fail: FailPlan,
+    /// The unscoped plan first, then plans scoped to one credential.
+    fail: Vec<FailPlan>,
 }
 
 struct Shared {
@@ -152,9 +166,21 @@ impl Upstream {
         self.shared.book()
     }
 
-    /// Replace the failure plan (a default plan = behave).
+    /// Set the failure plan of the plan's scope (its credential, or every
+    /// call); a default plan = behave.
     pub fn set_fail(&self, plan: FailPlan) {
-        self.book().fail = plan;
+        let mut b = self.book();
+        b.fail.retain(|p| p.credential != plan.credential);
+        if plan != FailPlan::default() {
+            b.fail.push(plan);
+        }
+        // Scoped plans are checked first: they name what they are about.
+        b.fail.sort_by_key(|p| p.credential.is_none());
+    }
+
+    /// Forget the unscoped plan (a new case on a shared upstream).
+    pub fn clear_unscoped_fail(&self) {
+        self.book().fail.retain(|p| p.credential.is_some());
     }
 
     /// Every request so far, oldest first.
@@ -344,22 +370,27 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Reply {
     };
     // Injected failures and delays apply to management calls only.
     let managed = matches!(op, Some(Op::Issue | Op::Rotate | Op::Revoke));
+    let about = match &r {
+        Route::Rotate(id) | Route::Revoke(id) => Some(id.as_str()),
+        _ => None,
+    };
     let (delay, injected) = {
         let mut b = up.book();
-        let plan = b.fail.clone();
-        let applies = managed && plan.op.is_none_or(|o| Some(o) == op);
-        let mut injected = None;
-        if applies && plan.status != 0 {
-            match plan.times {
-                Some(0) => {}
-                Some(n) => {
-                    b.fail.times = Some(n - 1);
-                    injected = Some(plan.status);
-                }
-                None => injected = Some(plan.status),
+        match b.fail.iter_mut().find(|p| managed && p.applies(op, about)) {
+            None => (Duration::ZERO, None),
+            Some(plan) => {
+                let injected = match plan.times {
+                    _ if plan.status == 0 => None,
+                    Some(0) => None,
+                    Some(n) => {
+                        plan.times = Some(n - 1);
+                        Some(plan.status)
+                    }
+                    None => Some(plan.status),
+                };
+                (plan.delay, injected)
             }
         }
-        (if applies { plan.delay } else { Duration::ZERO }, injected)
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

@@ -85,6 +85,7 @@ async fn fails_n_times_then_recovers_and_records_elsewhere() {
         status: 503,
         times: Some(2),
         delay: Duration::ZERO,
+        credential: None,
     });
     let url = format!("{}/v1/credentials/{id}/revoke", up.base());
     for want in [503, 503, 200] {
@@ -104,4 +105,52 @@ async fn fails_n_times_then_recovers_and_records_elsewhere() {
     .unwrap();
     assert_eq!(other.status, 404);
     assert_eq!(up.presentations(Some(&id), Op::Elsewhere).len(), 1);
+}
+
+#[tokio::test]
+async fn a_scoped_plan_fails_only_its_credential() {
+    let up = Upstream::start().unwrap();
+    let (a, _, _) = issue(&up).await;
+    let (b, _, _) = issue(&up).await;
+    up.set_fail(FailPlan {
+        op: Some(Op::Revoke),
+        status: 503,
+        times: None,
+        delay: Duration::ZERO,
+        credential: Some(a.clone()),
+    });
+    let revoke = |id: &str| format!("{}/v1/credentials/{id}/revoke", up.base());
+    assert_eq!(
+        call("POST", &revoke(&b), None, None, T)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        call("POST", &revoke(&a), None, None, T)
+            .await
+            .unwrap()
+            .status,
+        503
+    );
+    up.clear_unscoped_fail();
+    assert_eq!(
+        call("POST", &revoke(&a), None, None, T)
+            .await
+            .unwrap()
+            .status,
+        503
+    );
+    up.set_fail(FailPlan {
+        credential: Some(a.clone()),
+        ..FailPlan::default()
+    });
+    assert_eq!(
+        call("POST", &revoke(&a), None, None, T)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
 }
