@@ -18,7 +18,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use std::sync::Arc;
 
 const EXE: &str = env!("CARGO_BIN_EXE_arcp-conform");
-const SPEC: &str = include_str!("../../shared/spec/draft-arcp-1.1.md");
+const SPEC: &str = include_str!("../spec/draft-arcp-1.1.md");
 
 fn target(transport: ClientTransport, fault: Option<ClientFault>) -> ClientTarget {
     let mut cmd = format!("{} driver", shell_quote(EXE));

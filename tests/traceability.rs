@@ -4,7 +4,7 @@
 use arcp_conform::conformance::{coverage, normalize, render_document, requirements};
 use std::collections::BTreeSet;
 
-const SPEC: &str = include_str!("../../shared/spec/draft-arcp-1.1.md");
+const SPEC: &str = include_str!("../spec/draft-arcp-1.1.md");
 
 fn spec_sections() -> BTreeSet<String> {
     SPEC.lines()
