@@ -69,6 +69,9 @@ enum Command {
     Fuzz(Box<crate::fuzz::cli::FuzzArgs>),
     /// Show what changed between two result files (--json output).
     Diff { old: PathBuf, new: PathBuf },
+    /// The spec's requirement sentences: diff two drafts, check one against the suite.
+    #[command(subcommand)]
+    Spec(crate::spec::cli::SpecCommand),
     /// Render cases × implementations from result files, as Markdown and HTML.
     Matrix {
         /// Result files (--json output), one per implementation.
@@ -373,6 +376,7 @@ pub fn main() -> i32 {
             Some(Command::Fuzz(args)) => crate::fuzz::cli::command(*args).await,
             Some(Command::Conformance { file, check }) => conformance(&file, check),
             Some(Command::Diff { old, new }) => diff(&old, &new),
+            Some(Command::Spec(cmd)) => crate::spec::cli::command(cmd),
             Some(Command::Probe {
                 target,
                 profile,

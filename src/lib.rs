@@ -23,6 +23,7 @@ pub mod redact;
 pub mod report;
 pub mod runtime;
 pub mod schema;
+pub mod spec;
 pub mod suite;
 pub mod target;
 pub mod template;
