@@ -67,8 +67,23 @@ enum Command {
     },
     /// Fuzz a runtime with generated sequences and mutated frames; write reproducers.
     Fuzz(Box<crate::fuzz::cli::FuzzArgs>),
-    /// Show what changed between two result files (--json output).
+    /// Show what changed between two result files (--json output), and why: the
+    /// implementation, the requirement's sentence, or the case.
     Diff { old: PathBuf, new: PathBuf },
+    /// Per requirement, its standing across result files in order (e.g. one per SDK
+    /// release) and when it started or stopped passing.
+    History {
+        /// Result files (--json output) in order, each `FILE` or `LABEL=FILE`; files
+        /// with the same label (e.g. a release's runtime and client suites) form one column.
+        #[arg(required = true, value_name = "[LABEL=]FILE")]
+        results: Vec<String>,
+        /// Write the Markdown here (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Write the HTML here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
     /// The spec's requirement sentences: diff two drafts, check one against the suite.
     #[command(subcommand)]
     Spec(crate::spec::cli::SpecCommand),
@@ -377,6 +392,11 @@ pub fn main() -> i32 {
             Some(Command::Conformance { file, check }) => conformance(&file, check),
             Some(Command::Diff { old, new }) => diff(&old, &new),
             Some(Command::Spec(cmd)) => crate::spec::cli::command(cmd),
+            Some(Command::History {
+                results,
+                markdown,
+                html,
+            }) => history(&results, markdown, html),
             Some(Command::Probe {
                 target,
                 profile,
@@ -736,12 +756,46 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> Result<i32, UsageError>
         RunReport::load(old).map_err(UsageError)?,
         RunReport::load(new).map_err(UsageError)?,
     );
-    let lines = crate::report::html::diff(&a, &b);
+    let lines = crate::report::history::diff(&a, &b);
     if lines.is_empty() {
         println!("no verdict changed ({} cases)", b.cases.len());
     }
     for l in lines {
         println!("{l}");
+    }
+    Ok(0)
+}
+
+fn history(
+    results: &[String],
+    markdown: Option<PathBuf>,
+    html: Option<PathBuf>,
+) -> Result<i32, UsageError> {
+    use crate::report::history::Column;
+    let mut columns: Vec<Column> = vec![];
+    for arg in results {
+        let (label, file) = match arg.split_once('=') {
+            Some((l, f)) => (Some(l.to_string()), f),
+            None => (None, arg.as_str()),
+        };
+        let report = RunReport::load(std::path::Path::new(file)).map_err(UsageError)?;
+        let label = label.unwrap_or_else(|| report.name.clone());
+        match columns.iter_mut().find(|c| c.label == label) {
+            Some(c) => c.reports.push(report),
+            None => columns.push(Column {
+                label,
+                reports: vec![report],
+            }),
+        }
+    }
+    let h = crate::report::history::history(&columns);
+    match markdown {
+        Some(p) => std::fs::write(&p, h.markdown())
+            .map_err(|e| UsageError(format!("{}: {e}", p.display())))?,
+        None => print!("{}", h.markdown()),
+    }
+    if let Some(p) = html {
+        std::fs::write(&p, h.html()).map_err(|e| UsageError(format!("{}: {e}", p.display())))?;
     }
     Ok(0)
 }

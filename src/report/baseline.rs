@@ -160,6 +160,8 @@ mod tests {
             duration_ms: 0.0,
             wire: vec![],
             stderr: String::new(),
+            requirements: vec![],
+            case_hash: None,
         }
     }
 
@@ -170,6 +172,7 @@ mod tests {
             target: String::new(),
             started_at: String::new(),
             duration_ms: 0.0,
+            spec: None,
             cases,
         }
     }

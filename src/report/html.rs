@@ -5,14 +5,14 @@ use super::{CaseRecord, RunReport};
 use crate::verdict::Verdict;
 use std::collections::{BTreeMap, BTreeSet};
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-fn class(v: &str) -> &'static str {
+pub(crate) fn class(v: &str) -> &'static str {
     match Verdict::parse(v) {
         Some(Verdict::Pass) => "pass",
         Some(Verdict::Fail) | Some(Verdict::Error) => "fail",
@@ -22,7 +22,7 @@ fn class(v: &str) -> &'static str {
     }
 }
 
-const STYLE: &str = r#"<style>
+pub(crate) const STYLE: &str = r#"<style>
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 6px;vertical-align:top}
 th{background:#f4f4f4;position:sticky;top:0}
@@ -237,36 +237,4 @@ impl Matrix<'_> {
         s.push_str(&details);
         s
     }
-}
-
-/// What changed between two result files.
-pub fn diff(old: &RunReport, new: &RunReport) -> Vec<String> {
-    let mut out = vec![];
-    let old_map: BTreeMap<&str, &CaseRecord> =
-        old.cases.iter().map(|c| (c.id.as_str(), c)).collect();
-    let new_map: BTreeMap<&str, &CaseRecord> =
-        new.cases.iter().map(|c| (c.id.as_str(), c)).collect();
-    for (id, n) in &new_map {
-        match old_map.get(id) {
-            None => out.push(format!("+ {id}: {} (new case)", n.verdict)),
-            Some(o) if o.verdict != n.verdict => {
-                let dir = if n.verdict() < o.verdict() {
-                    "improved"
-                } else {
-                    "regressed"
-                };
-                out.push(format!(
-                    "~ {id}: {} -> {} ({dir}) {}",
-                    o.verdict, n.verdict, n.reason
-                ))
-            }
-            _ => {}
-        }
-    }
-    for (id, o) in &old_map {
-        if !new_map.contains_key(id) {
-            out.push(format!("- {id}: {} (case removed)", o.verdict));
-        }
-    }
-    out
 }

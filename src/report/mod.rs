@@ -3,8 +3,10 @@
 
 pub mod baseline;
 pub mod console;
+pub mod history;
 pub mod html;
 pub mod junit;
+pub mod provenance;
 
 use crate::engine::runner::CaseResult;
 use crate::verdict::{Outcome, Verdict};
@@ -42,6 +44,12 @@ pub struct CaseRecord {
     pub wire: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stderr: String,
+    /// The requirements the case checks, with a hash of each sentence (absent in older files).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requirements: Vec<provenance::RequirementRef>,
+    /// A hash of the case's content (absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_hash: Option<String>,
 }
 
 impl CaseRecord {
@@ -71,6 +79,8 @@ impl CaseRecord {
                 .map(|w| serde_json::to_value(w).unwrap_or_default())
                 .collect(),
             stderr: o.stderr.clone(),
+            requirements: provenance::requirements_of(c),
+            case_hash: Some(provenance::case_hash(c)),
         }
     }
 
@@ -159,6 +169,9 @@ pub struct RunReport {
     pub target: String,
     pub started_at: String,
     pub duration_ms: f64,
+    /// The spec the cases were judged against (absent in older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<crate::spec::SpecStamp>,
     pub cases: Vec<CaseRecord>,
 }
 
@@ -178,6 +191,7 @@ impl RunReport {
             target,
             started_at,
             duration_ms: duration.as_secs_f64() * 1000.0,
+            spec: Some(crate::spec::stamp()),
             cases,
         }
     }
