@@ -96,13 +96,12 @@ pub fn diff(old: &RunReport, new: &RunReport) -> Vec<String> {
                     n.reason
                 ))
             }
-            Some(o) => match cause(o, n) {
+            Some(o) => {
                 // Same verdict, but not the same question: worth knowing.
-                c @ (Cause::Requirement(_) | Cause::Case) => {
+                if let c @ (Cause::Requirement(_) | Cause::Case) = cause(o, n) {
                     out.push(format!("= {id}: {} [{}]", n.verdict, c.describe()))
                 }
-                _ => {}
-            },
+            }
         }
     }
     for (id, o) in &old_map {
