@@ -35,7 +35,26 @@ fn expand(text: &str, inputs: &BTreeMap<String, String>) -> String {
     out.replace("${{ github.action_path }}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A scratch workspace, removed when dropped.
+struct Ws(PathBuf);
+
+impl Ws {
+    fn new(kind: &str, name: &str) -> Ws {
+        let ws = std::env::temp_dir().join(format!("arcp-{kind}-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&ws);
+        std::fs::create_dir_all(&ws).unwrap();
+        Ws(ws)
+    }
+}
+
+impl Drop for Ws {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 struct Run {
+    _ws: Ws,
     code: i32,
     out: PathBuf,
     outputs: String,
@@ -59,9 +78,8 @@ fn run_step(name: &str, given: &[(&str, &str)]) -> Run {
         assert!(inputs.contains_key(*k), "action.yml has no input {k}");
         inputs.insert(k.to_string(), v.to_string());
     }
-    let ws = std::env::temp_dir().join(format!("arcp-action-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&ws);
-    std::fs::create_dir_all(&ws).unwrap();
+    let guard = Ws::new("action", name);
+    let ws = guard.0.clone();
     let (outputs, summary) = (ws.join("github-output"), ws.join("step-summary"));
     let s = step("run");
     assert_eq!(s["shell"].as_str(), Some("bash"));
@@ -83,6 +101,7 @@ fn run_step(name: &str, given: &[(&str, &str)]) -> Run {
     }
     let o = cmd.output().unwrap();
     Run {
+        _ws: guard,
         code: o.status.code().unwrap(),
         out: ws.join(&inputs["output-dir"]),
         outputs: std::fs::read_to_string(outputs).unwrap_or_default(),
@@ -193,4 +212,89 @@ fn bad_input_is_exit_2() {
     assert_eq!(r.code, 2, "{}", r.stdout);
     let r = run_step("badprofile", &[("profile", "no-such-profile.yaml")]);
     assert_eq!(r.code, 2, "{}", r.stdout);
+}
+
+/// Run a shell snippet in a fresh workspace with this build's arcp-conform on PATH
+/// (so installs are skipped), with the reference runtime as the target.
+fn run_snippet(name: &str, script: &str, vars: &[(&str, &str)]) -> (i32, PathBuf, String, Ws) {
+    let guard = Ws::new("recipe", name);
+    let ws = guard.0.clone();
+    std::fs::write(
+        ws.join("profile.yaml"),
+        "name: reference\ntarget: arcp-conform serve --stdio --time-scale 10\ntime_scale: 10\n",
+    )
+    .unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_arcp-conform"))
+        .parent()
+        .unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-c", script])
+        .current_dir(&ws)
+        .env(
+            "PATH",
+            format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("ARCP_PROFILE", "profile.yaml");
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let o = cmd.output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+    (
+        o.status.code().unwrap(),
+        ws.join("arcp-conform-reports"),
+        text,
+    )
+}
+
+#[test]
+fn the_gitlab_template_runs_against_the_reference_runtime() {
+    let t: Value = serde_yaml_ng::from_str(include_str!("../ci/gitlab-ci.yml")).unwrap();
+    let job = &t[".arcp-conform"];
+    assert_eq!(job["artifacts"]["when"].as_str(), Some("always"));
+    assert_eq!(
+        job["artifacts"]["reports"]["junit"].as_str(),
+        Some("arcp-conform-reports/junit.xml")
+    );
+    let script = job["script"][0].as_str().unwrap();
+    let (code, out, text, _ws) = run_snippet(
+        "gitlab",
+        script,
+        &[
+            ("ARCP_SUITE", "runtime"),
+            (
+                "ARCP_ARGS",
+                "--time-scale 10 --select 'session.heartbeat.*'",
+            ),
+        ],
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(std::fs::read_to_string(out.join("junit.xml"))
+        .unwrap()
+        .contains("session.heartbeat."));
+}
+
+#[test]
+fn the_shell_recipe_in_docs_ci_md_runs_against_the_reference_runtime() {
+    let doc = include_str!("../docs/ci.md");
+    let block = doc
+        .split("<!-- recipe:start -->")
+        .nth(1)
+        .and_then(|s| s.split("<!-- recipe:end -->").next())
+        .expect("docs/ci.md has the recipe markers");
+    let script = block
+        .trim()
+        .strip_prefix("```sh")
+        .and_then(|s| s.strip_suffix("```"))
+        .expect("the recipe is one sh block");
+    let (code, out, text, _ws) = run_snippet("recipe", script, &[]);
+    assert_eq!(code, 0, "{text}");
+    for f in [
+        "junit.xml",
+        "report.html",
+        "results.json",
+        "baseline-proposed.yaml",
+    ] {
+        assert!(out.join(f).exists(), "{f}: {text}");
+    }
 }
