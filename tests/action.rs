@@ -244,6 +244,7 @@ fn run_snippet(name: &str, script: &str, vars: &[(&str, &str)]) -> (i32, PathBuf
         o.status.code().unwrap(),
         ws.join("arcp-conform-reports"),
         text,
+        guard,
     )
 }
 
