@@ -158,6 +158,9 @@ impl Conformance {
                 body[k] = v.clone();
             }
         }
+        if self.rt.fault(Fault::ProgressOverTotal) && step.get("total").is_some() {
+            body["current"] = json!(total + 1.0);
+        }
         self.event(EventKind::Progress, body);
     }
 
