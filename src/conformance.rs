@@ -105,12 +105,11 @@ pub fn invariants_table() -> String {
 (one entry per run, with the cases it was seen in); it does not change the verdict of the case it was seen in. \
 How they were chosen: [docs/invariants.md](docs/invariants.md).\n\n| id | § | level | requirement |\n|---|---|---|---|\n",
     );
-    for i in crate::checks::ALL
-        .iter()
-        .chain(crate::clienttest::checks::ALL.iter().filter(|c| {
-            !crate::checks::ALL.iter().any(|r| r.id == c.id)
-        }))
-    {
+    for i in crate::checks::ALL.iter().chain(
+        crate::clienttest::checks::ALL
+            .iter()
+            .filter(|c| !crate::checks::ALL.iter().any(|r| r.id == c.id)),
+    ) {
         s.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             i.id,
