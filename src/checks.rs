@@ -109,6 +109,13 @@ invariant!(
     "9.8.2",
     "Credentials are scoped to a single job. The runtime MUST NOT reuse a credential `value` across jobs."
 );
+invariant!(
+    DELEGATE_LEASE,
+    "frame.delegate-lease",
+    "9.4",
+    "A delegated lease MUST be a strict subset of the delegating lease."
+);
+
 pub const ALL: &[&Invariant] = &[
     &SCHEMA,
     &EVENT_SEQ,
@@ -124,6 +131,7 @@ pub const ALL: &[&Invariant] = &[
     &AGENT_VERSION,
     &IDEMPOTENT_ACCEPTED,
     &CREDENTIAL_REUSE,
+    &DELEGATE_LEASE,
 ];
 
 #[derive(Debug, Clone)]
@@ -225,6 +233,8 @@ pub struct Monitor {
     agents: HashMap<String, String>,
     /// Job -> its first `job.accepted` payload (any session of the case).
     accepted: HashMap<String, Value>,
+    /// Job -> its effective lease and `expires_at`, as accepted or subscribed.
+    leases: HashMap<String, (crate::wire::lease::Lease, Option<String>)>,
     /// Validate frames against the JSON Schemas.
     pub schema: bool,
 }
@@ -407,6 +417,22 @@ impl Monitor {
             }
         }
 
+        if matches!(
+            kind,
+            Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed)
+        ) {
+            if let Some(l) = payload
+                .get("lease")
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
+            {
+                let exp = payload
+                    .pointer("/lease_constraints/expires_at")
+                    .and_then(Value::as_str)
+                    .map(String::from);
+                self.leases.entry(payload_job.clone()).or_insert((l, exp));
+            }
+        }
+
         let Some(view) = self.sessions.get_mut(session) else {
             return out;
         };
@@ -493,6 +519,15 @@ impl Monitor {
                             );
                         }
                         view.chunks.insert(key, seq);
+                    }
+                }
+                Some("delegate") => {
+                    if let Some((lease, exp)) = self.leases.get(&job) {
+                        if let Some(why) =
+                            delegate_beyond(lease, exp.as_deref(), &view.budget, &job, body)
+                        {
+                            flag(&DELEGATE_LEASE, why);
+                        }
                     }
                 }
                 Some("progress") => {
@@ -605,6 +640,51 @@ impl Monitor {
         }
         out
     }
+}
+
+/// Why the lease of a `delegate` event of `job` reaches beyond the parent's
+/// (§9.4): a capability it does not grant, more budget than the parent's
+/// last known counter (counters only go down, so never too strict), or a
+/// later `expires_at`.
+fn delegate_beyond(
+    parent: &crate::wire::lease::Lease,
+    parent_expiry: Option<&str>,
+    counters: &HashMap<(String, String), f64>,
+    job: &str,
+    body: &Value,
+) -> Option<String> {
+    use crate::wire::lease;
+    let child: lease::Lease = serde_json::from_value(body.get("lease")?.clone()).ok()?;
+    let remaining: lease::Budget = counters
+        .iter()
+        .filter(|((j, _), _)| j == job)
+        .map(|((_, c), v)| (c.clone(), *v))
+        .collect();
+    let mut known = parent.clone();
+    // Without a counter for the job the budget cannot be judged here.
+    if remaining.is_empty() {
+        known.remove("cost.budget");
+    }
+    let mut judged = child.clone();
+    if remaining.is_empty() {
+        judged.remove("cost.budget");
+    }
+    if let Some(why) = lease::subset_violation(&known, &remaining, &judged) {
+        return Some(format!("delegate of job {job}: {why}"));
+    }
+    let child_exp = body
+        .pointer("/lease_constraints/expires_at")
+        .and_then(Value::as_str)?;
+    let (c, p) = (
+        lease::parse_expires_at(child_exp).ok()?,
+        lease::parse_expires_at(parent_expiry?).ok()?,
+    );
+    (c > p).then(|| {
+        format!(
+            "delegate of job {job}: child expires_at {child_exp} is later than the parent's {}",
+            parent_expiry.unwrap_or("")
+        )
+    })
 }
 
 /// LEASE_EXPIRED and BUDGET_EXHAUSTED must carry `retryable: false`
@@ -760,6 +840,39 @@ mod tests {
         assert_eq!(
             run(&mut m, "b", jobs("conformance@2.0.0")),
             ["frame.agent-version"]
+        );
+    }
+
+    #[test]
+    fn catches_a_delegated_lease_beyond_the_parent() {
+        let mut m = Monitor::new();
+        m.schema = false;
+        m.opened("a", "alice", &[]);
+        let accepted = json!({"type": "job.accepted", "job_id": "p", "payload": {"job_id": "p",
+            "lease": {"fs.read": ["/w/**"], "agent.delegate": ["echo"], "cost.budget": ["USD:5"]},
+            "lease_constraints": {"expires_at": "2030-01-01T00:00:00Z"}, "budget": {"USD": 5.0}}});
+        assert!(run(&mut m, "a", accepted).is_empty());
+        let delegate = |seq: u64, lease: Value, exp: &str| {
+            json!({"type": "job.event", "job_id": "p", "event_seq": seq,
+            "payload": {"kind": "delegate", "body": {"child_job_id": "c", "agent": "echo", "lease": lease,
+            "lease_constraints": {"expires_at": exp}}}})
+        };
+        let ok = json!({"fs.read": ["/w/src/**"], "cost.budget": ["USD:5"]});
+        assert!(run(&mut m, "a", delegate(1, ok, "2029-01-01T00:00:00Z")).is_empty());
+        let wider = json!({"fs.read": ["/**"]});
+        assert_eq!(
+            run(&mut m, "a", delegate(2, wider, "2029-01-01T00:00:00Z")),
+            ["frame.delegate-lease"]
+        );
+        let rich = json!({"cost.budget": ["USD:6"]});
+        assert_eq!(
+            run(&mut m, "a", delegate(3, rich, "2029-01-01T00:00:00Z")),
+            ["frame.delegate-lease"]
+        );
+        let later = json!({"fs.read": ["/w/**"]});
+        assert_eq!(
+            run(&mut m, "a", delegate(4, later, "2031-01-01T00:00:00Z")),
+            ["frame.delegate-lease"]
         );
     }
 

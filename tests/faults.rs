@@ -145,6 +145,11 @@ fn main() {
             "jobs.idempotency.same-key-same-accepted",
         ),
         (
+            "frame.delegate-lease",
+            "no-subset-check",
+            "delegation.subset.broader-path",
+        ),
+        (
             "frame.credential-reuse",
             "reuse-credential-value",
             "credentials.values.distinct-across-jobs",
