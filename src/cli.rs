@@ -255,6 +255,7 @@ impl OutputArgs {
             .map(|b| b.apply(&mut report, chrono::Utc::now().date_naive()))
             .unwrap_or_default();
         let mut out = std::io::stdout().lock();
+        let _ = console::root_causes(&mut out, style, &report);
         let _ = console::failures(&mut out, style, &report, strict);
         let _ = console::summary(&mut out, style, &report);
         let write = |flag: &str, p: &std::path::Path, text: String| {
@@ -284,11 +285,11 @@ impl OutputArgs {
                 println!("  {p}");
             }
         }
-        let failed = report
-            .cases
-            .iter()
-            .any(|c| c.verdict().fails_run(strict) && c.baselined.is_none());
-        Ok(if failed || !problems.is_empty() { 1 } else { 0 })
+        Ok(if report.fails(strict) || !problems.is_empty() {
+            1
+        } else {
+            0
+        })
     }
 }
 
@@ -616,6 +617,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         started_at,
         t0.elapsed(),
         &results,
+        crate::checks::ALL,
     );
     args.output.finish(report, baseline.as_ref())
 }

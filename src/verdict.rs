@@ -185,6 +185,27 @@ pub struct Outcome {
     pub wire: Vec<WireEntry>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub stderr: String,
+    /// Per-frame rules broken during the case, one entry per rule. They are
+    /// findings of their own ([`crate::report`] lists each once for the whole
+    /// run) and never change this case's verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Sighting>,
+}
+
+/// A per-frame rule ([`crate::checks::Invariant`]) broken during one case:
+/// how often, and the first frame that broke it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sighting {
+    pub invariant: &'static crate::checks::Invariant,
+    /// Frames that broke it in this case.
+    pub count: u64,
+    /// What was wrong with the first one.
+    pub detail: String,
+    pub session: String,
+    /// The first frame (redacted, cut like the wire log), if it was a frame.
+    pub frame: String,
+    /// Milliseconds since the case started.
+    pub t_ms: f64,
 }
 
 impl Outcome {
@@ -200,6 +221,7 @@ impl Outcome {
             duration: Duration::ZERO,
             wire: vec![],
             stderr: String::new(),
+            violations: vec![],
         }
     }
 

@@ -38,11 +38,19 @@ async fn suite_against(spec: &str) -> Vec<(String, Verdict, String)> {
     results
         .into_iter()
         .map(|r| {
-            (
-                r.case.id.clone(),
-                r.outcome.verdict,
-                r.outcome.reason.clone(),
-            )
+            // A per-frame rule broken in a passing case fails the proof too.
+            match r.outcome.violations.first() {
+                Some(v) if r.outcome.verdict == Verdict::Pass => (
+                    r.case.id.clone(),
+                    Verdict::Fail,
+                    format!("broke {}: {}", v.invariant.id, v.detail),
+                ),
+                _ => (
+                    r.case.id.clone(),
+                    r.outcome.verdict,
+                    r.outcome.reason.clone(),
+                ),
+            }
         })
         .collect()
 }
@@ -98,11 +106,19 @@ async fn serve_ws_passes_the_suite() {
     let results: Vec<_> = results
         .into_iter()
         .map(|r| {
-            (
-                r.case.id.clone(),
-                r.outcome.verdict,
-                r.outcome.reason.clone(),
-            )
+            // A per-frame rule broken in a passing case fails the proof too.
+            match r.outcome.violations.first() {
+                Some(v) if r.outcome.verdict == Verdict::Pass => (
+                    r.case.id.clone(),
+                    Verdict::Fail,
+                    format!("broke {}: {}", v.invariant.id, v.detail),
+                ),
+                _ => (
+                    r.case.id.clone(),
+                    r.outcome.verdict,
+                    r.outcome.reason.clone(),
+                ),
+            }
         })
         .collect();
     assert_all_pass(&results, false);

@@ -126,6 +126,7 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
         started_at,
         t0.elapsed(),
         &results,
+        super::checks::ALL,
     );
     args.output.finish(report, baseline.as_ref())
 }

@@ -129,7 +129,7 @@ struct Harness<'a> {
     monitor: ClientMonitor,
     wire: Wire,
     current_line: usize,
-    violations: Vec<Violation>,
+    violations: crate::checks::Tally,
     not_applicable: Option<String>,
 }
 
@@ -229,7 +229,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
         monitor,
         wire,
         current_line: case.line,
-        violations: vec![],
+        violations: Default::default(),
         not_applicable: None,
     };
     let limit = h.deadline(case.timeout);
@@ -240,7 +240,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
         ))),
     };
     let stderr = h.finish().await;
-    let mut outcome = shared::outcome(result, case.level, h.current_line, &[]);
+    let mut outcome = shared::outcome(result, case.level, h.current_line);
     if outcome.verdict != Verdict::Pass {
         let na = h.not_applicable.clone().or_else(|| {
             h.driver
@@ -251,10 +251,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
             outcome = Outcome::new(Verdict::NotApplicable, reason);
         }
     }
-    // A per-frame rule broken anywhere overrides a milder verdict.
-    if !h.violations.is_empty() && outcome.verdict < Verdict::Fail {
-        outcome = shared::outcome(Ok(()), case.level, h.current_line, &h.violations);
-    }
+    outcome.violations = h.violations.take();
     // Credential values never reach a report, wherever the client put them;
     // nor does a token in a frame the failure text quotes (a client's hello
     // shown as `actual` carries its bearer token), as in the runtime engine.
@@ -263,6 +260,9 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
     outcome.reason = scrub(&outcome.reason);
     outcome.expected = outcome.expected.map(|t| scrub(&t));
     outcome.actual = outcome.actual.map(|t| scrub(&t));
+    for v in &mut outcome.violations {
+        v.detail = scrub(&v.detail);
+    }
     outcome.wire = h.wire.take();
     outcome.stderr = stderr;
     outcome.duration = started.elapsed();
@@ -311,9 +311,8 @@ impl Harness<'_> {
             .chain(self.monitor.leaks(&stderr, "the client's log (stderr)"))
             .collect();
         for v in &leaks {
-            self.wire.log("driver", Direction::Note, &v.note(None));
+            self.wire.violation(&mut self.violations, "driver", v, None);
         }
-        self.violations.extend(leaks);
         crate::redact::frame(&redact(&stderr, &self.monitor.secrets))
     }
 
@@ -563,11 +562,10 @@ impl Harness<'_> {
         self.wire.log(name, Direction::In, &text);
         let value: Value = serde_json::from_str(&text)
             .map_err(|e| Stop::target(format!("the client sent a frame that is not JSON ({e})")))?;
-        let violations = self.monitor.inbound(name, &text, &value);
-        for v in &violations {
-            self.wire.log(name, Direction::Note, &v.note(Some(&value)));
+        for v in self.monitor.inbound(name, &text, &value) {
+            self.wire
+                .violation(&mut self.violations, name, &v, Some((&text, &value)));
         }
-        self.violations.extend(violations);
         let frame = Frame { value };
         if frame.kind() == "session.ping" && self.sess(name)?.auto_pong {
             let nonce = frame

@@ -110,6 +110,36 @@ impl Wire {
         if e.len() >= WIRE_LIMIT {
             return;
         }
+        let text = self.excerpt(dir, text);
+        e.push(WireEntry {
+            t_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+            session: session.to_string(),
+            dir,
+            text,
+        });
+    }
+
+    /// Record a per-frame rule broken by `frame` (its text and parsed value):
+    /// a note in the wire log, and a count with evidence in `tally`.
+    pub(crate) fn violation(
+        &self,
+        tally: &mut crate::checks::Tally,
+        session: &str,
+        v: &crate::checks::Violation,
+        frame: Option<(&str, &Value)>,
+    ) {
+        self.log(session, Direction::Note, &v.note(frame.map(|f| f.1)));
+        let text = frame.map_or(String::new(), |f| self.excerpt(Direction::In, f.0));
+        tally.add(
+            v,
+            session,
+            text,
+            self.start.elapsed().as_secs_f64() * 1000.0,
+        );
+    }
+
+    /// `text` as the wire log keeps it: redacted, and cut when long.
+    fn excerpt(&self, dir: Direction, text: &str) -> String {
         let mut text = match dir {
             Direction::Note => text.to_string(),
             // Parsing a giant frame to redact it would stall a worker: cut first.
@@ -138,12 +168,7 @@ impl Wire {
             text.truncate(cut);
             text.push_str(&format!("… ({total} bytes)"));
         }
-        e.push(WireEntry {
-            t_ms: self.start.elapsed().as_secs_f64() * 1000.0,
-            session: session.to_string(),
-            dir,
-            text,
-        });
+        text
     }
 
     pub(crate) fn take(&self) -> Vec<WireEntry> {
@@ -162,7 +187,7 @@ pub(crate) struct Run<'a> {
     pub wire: Wire,
     pub current_line: usize,
     pub dialect: Vec<String>,
-    pub violations: Vec<crate::checks::Violation>,
+    pub violations: crate::checks::Tally,
 }
 
 /// Run one case to its verdict. Never panics on target behaviour; every wait
@@ -181,7 +206,7 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
         wire: Wire::new(None),
         current_line: case.line,
         dialect: vec![],
-        violations: vec![],
+        violations: Default::default(),
     };
     let limit = run
         .deadline(case.timeout)
@@ -194,10 +219,13 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
         ))),
     };
     let stderr = run.stderr();
-    let violations = std::mem::take(&mut run.violations);
-    let mut outcome = shared::outcome(result, case.level, run.current_line, &violations);
+    let mut outcome = shared::outcome(result, case.level, run.current_line);
     run.close_all().await;
+    outcome.violations = run.violations.take();
     // Failure text quotes frames: no secret may reach a report through it.
+    for v in &mut outcome.violations {
+        v.detail = crate::redact::scrub_text(&v.detail);
+    }
     outcome.reason = crate::redact::scrub_text(&outcome.reason);
     outcome.expected = outcome.expected.map(|e| crate::redact::scrub_text(&e));
     outcome.actual = outcome.actual.map(|a| crate::redact::scrub_text(&a));

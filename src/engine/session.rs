@@ -339,11 +339,10 @@ impl Run<'_> {
         };
         let value: Value = serde_json::from_str(&text)
             .map_err(|e| Stop::target(format!("target sent a frame that is not JSON ({e})")))?;
-        let violations = self.monitor.inbound(name, &text, Some(&value));
-        for v in &violations {
-            self.wire.log(name, Direction::Note, &v.note(Some(&value)));
+        for v in self.monitor.inbound(name, &text, Some(&value)) {
+            self.wire
+                .violation(&mut self.violations, name, &v, Some((&text, &value)));
         }
-        self.violations.extend(violations);
         let frame = Frame { text, value };
         let sess = self.sess(name)?;
         if let Some(seq) = frame.value.get("event_seq").and_then(Value::as_u64) {

@@ -75,6 +75,12 @@ pub fn render(sig: &Signature, prov: &Provenance, plan: &Plan, outcome: &Outcome
         outcome.verdict.label(),
         outcome.reason
     ));
+    for v in &outcome.violations {
+        c(&format!(
+            "invariant broken: {} (§{}, {}) ×{}: {}",
+            v.invariant.id, v.invariant.section, v.invariant.level, v.count, v.detail
+        ));
+    }
     let target = prov
         .target
         .as_ref()

@@ -39,10 +39,71 @@ pub fn case_line(style: Style, r: &CaseRecord, done: usize, total: usize) -> Str
     if v != Verdict::Pass {
         line.push_str(&format!(" — {}", r.reason));
     }
+    if !r.invariants.is_empty() {
+        line.push_str(&format!(" [also broke {}]", r.invariants.join(", ")));
+    }
     if let Some(b) = &r.baselined {
         line.push_str(&format!(" [baselined: {b}]"));
     }
     line
+}
+
+/// The per-frame rules the target broke, each once with the cases it was
+/// seen in: printed before the failing cases, which they may explain.
+pub fn root_causes(out: &mut impl Write, style: Style, report: &RunReport) -> std::io::Result<()> {
+    let broken: Vec<&CaseRecord> = report
+        .broken()
+        .into_iter()
+        .filter(|c| c.baselined.is_none())
+        .collect();
+    if broken.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nRoot causes ({} per-frame invariant{} broken; each counted once, not in every case):",
+        broken.len(),
+        if broken.len() == 1 { "" } else { "s" }
+    )?;
+    for c in broken {
+        let Some(seen) = &c.seen else { continue };
+        writeln!(
+            out,
+            "\n{} {} (§{}, {}) — {} frame{} in {} case{}",
+            paint(style, c.verdict(), c.verdict().label()),
+            c.id,
+            c.sections.join(", §"),
+            c.level,
+            seen.count,
+            if seen.count == 1 { "" } else { "s" },
+            seen.cases.len(),
+            if seen.cases.len() == 1 { "" } else { "s" },
+        )?;
+        writeln!(out, "  requirement: \"{}\"", c.requirement)?;
+        let f = &seen.first;
+        writeln!(
+            out,
+            "  first:       {} [{}]: {}",
+            f.case, f.session, f.detail
+        )?;
+        if !f.frame.is_empty() {
+            let frame: String = f.frame.chars().take(300).collect();
+            let cut = if frame.len() < f.frame.len() {
+                "…"
+            } else {
+                ""
+            };
+            writeln!(out, "  frame:       {frame}{cut}")?;
+        }
+        const SHOWN: usize = 8;
+        let more = match seen.cases.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" (+{n} more; all in --json/--html)"),
+        };
+        let shown: Vec<&str> = seen.cases.iter().take(SHOWN).map(String::as_str).collect();
+        writeln!(out, "  seen in:     {}{more}", shown.join(", "))?;
+    }
+    Ok(())
 }
 
 /// Detail of every case that did not pass (requirement, expected, actual, wire log).
@@ -127,5 +188,26 @@ pub fn summary(out: &mut impl Write, style: Style, report: &RunReport) -> std::i
         total as f64 / (report.duration_ms / 1000.0).max(1e-3),
         parts.join(", ")
     )?;
+    let broken = report.broken();
+    if !broken.is_empty() {
+        let ids: Vec<String> = broken
+            .iter()
+            .map(|c| {
+                let n = c.seen.as_ref().map_or(0, |s| s.cases.len());
+                format!(
+                    "{} {} ({n} cases)",
+                    paint(style, c.verdict(), c.verdict().label()),
+                    c.id
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "{} of {} per-frame invariants broken: {}",
+            broken.len(),
+            report.invariants.len(),
+            ids.join(", ")
+        )?;
+    }
     Ok(())
 }

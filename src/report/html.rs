@@ -85,6 +85,30 @@ pub fn run_page(report: &RunReport) -> String {
         .map(|(v, n)| format!("{n} {}", v.label()))
         .collect();
     s.push_str(&format!("<p><b>{}</b></p>", counts.join(", ")));
+    let broken = report.broken();
+    if !broken.is_empty() {
+        s.push_str("<h2>Root causes</h2><p>Per-frame invariants the target broke, each once, with the cases it broke them in; those cases keep their own verdicts.</p><table><tr><th>invariant</th><th>§</th><th>level</th><th>verdict</th><th>frames</th><th>cases</th><th>first</th></tr>");
+        for (i, c) in broken.iter().enumerate() {
+            let seen = c.seen.as_ref();
+            s.push_str(&format!(
+                "<tr><td><a href=\"#i{i}\">{}</a></td><td>{}</td><td>{}</td><td class=\"{}{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.id),
+                esc(&c.sections.join(", ")),
+                esc(&c.level),
+                class(&c.verdict),
+                if c.baselined.is_some() { " base" } else { "" },
+                esc(&c.verdict),
+                seen.map_or(0, |x| x.count),
+                seen.map_or(0, |x| x.cases.len()),
+                esc(&seen.map_or(String::new(), |x| format!("{}: {}", x.first.case, x.first.detail)))
+            ));
+        }
+        s.push_str("</table>");
+        for (i, c) in broken.iter().enumerate() {
+            s.push_str(&detail(&format!("i{i}"), c));
+        }
+        s.push_str("<h2>Cases</h2>");
+    }
     s.push_str(&filters(&areas));
     s.push_str(
         "<table><tr><th>case</th><th>§</th><th>level</th><th>verdict</th><th>reason</th></tr>",
@@ -105,7 +129,11 @@ pub fn run_page(report: &RunReport) -> String {
             class(&c.verdict),
             if c.baselined.is_some() { " base" } else { "" },
             esc(&c.verdict),
-            esc(&c.reason)
+            esc(&if c.invariants.is_empty() {
+                c.reason.clone()
+            } else {
+                format!("{} [also broke {}]", c.reason, c.invariants.join(", "))
+            })
         ));
     }
     s.push_str("</table><h2>Details</h2>");
@@ -126,7 +154,7 @@ impl Matrix<'_> {
     fn rows(&self) -> BTreeMap<String, (String, String, String)> {
         let mut rows = BTreeMap::new();
         for r in self.reports {
-            for c in &r.cases {
+            for c in r.records() {
                 rows.entry(c.id.clone()).or_insert((
                     c.area().to_string(),
                     c.level.clone(),
@@ -138,7 +166,7 @@ impl Matrix<'_> {
     }
 
     fn cell<'r>(&self, report: &'r RunReport, id: &str) -> Option<&'r CaseRecord> {
-        report.cases.iter().find(|c| c.id == id)
+        report.records().find(|c| c.id == id)
     }
 
     pub fn markdown(&self) -> String {
@@ -242,12 +270,12 @@ impl Matrix<'_> {
 /// What changed between two result files.
 pub fn diff(old: &RunReport, new: &RunReport) -> Vec<String> {
     let mut out = vec![];
-    let old_map: BTreeMap<&str, &CaseRecord> =
-        old.cases.iter().map(|c| (c.id.as_str(), c)).collect();
-    let new_map: BTreeMap<&str, &CaseRecord> =
-        new.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let old_map: BTreeMap<&str, &CaseRecord> = old.records().map(|c| (c.id.as_str(), c)).collect();
+    let new_map: BTreeMap<&str, &CaseRecord> = new.records().map(|c| (c.id.as_str(), c)).collect();
     for (id, n) in &new_map {
         match old_map.get(id) {
+            // Result files before invariant entries: a rule that held is no news.
+            None if n.seen.is_none() && n.tags.iter().any(|t| t == "invariant") => {}
             None => out.push(format!("+ {id}: {} (new case)", n.verdict)),
             Some(o) if o.verdict != n.verdict => {
                 let dir = if n.verdict() < o.verdict() {
