@@ -185,6 +185,15 @@ pub struct Outcome {
     pub wire: Vec<WireEntry>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub stderr: String,
+    /// A pass on a retry with larger deadlines: why the first attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flaky: Option<String>,
+    /// The verdict was decided by a missed deadline (not by what arrived).
+    #[serde(skip)]
+    pub deadline_missed: bool,
+    /// Latest a harness timer fired during the case (scheduling lag).
+    #[serde(skip)]
+    pub harness_lag: Duration,
 }
 
 impl Outcome {
@@ -200,6 +209,9 @@ impl Outcome {
             duration: Duration::ZERO,
             wire: vec![],
             stderr: String::new(),
+            flaky: None,
+            deadline_missed: false,
+            harness_lag: Duration::ZERO,
         }
     }
 

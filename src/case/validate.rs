@@ -81,7 +81,7 @@ pub(crate) fn check(case: &mut Case) -> Result<(), Problem> {
 
 /// Every template name a step's values refer to (not `set`, handled
 /// in order).
-pub(crate) fn step_names(kind: &StepKind) -> Vec<String> {
+pub fn step_names(kind: &StepKind) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut value = |v: &serde_json::Value| out.extend(template::names(v));
     match kind {
@@ -208,7 +208,10 @@ impl Checker {
                     }
                     Builtin::Agent(a) => push_unique(&mut self.agents, *a),
                     Builtin::PrincipalToken(p) => push_unique(&mut self.principals, *p),
-                    Builtin::Now(_) => {}
+                    Builtin::Now(_)
+                    | Builtin::Limit(_)
+                    | Builtin::Ms(_)
+                    | Builtin::List(..) => {}
                 }
                 Ok(())
             }

@@ -133,6 +133,21 @@ struct Harness<'a> {
     not_applicable: Option<String>,
 }
 
+/// What this harness advertises in its own welcome (below): the limits a
+/// client case's derived waits (`heartbeat * 2`) resolve against.
+const HARNESS_LIMITS: crate::limits::Limits = crate::limits::Limits {
+    heartbeat_sec: Some(30.0),
+    resume_window_sec: Some(600.0),
+    replay_buffer: None,
+};
+
+/// A wait of a client case, resolved against [`HARNESS_LIMITS`] (durations
+/// name only the heartbeat and the window, which it always has).
+fn span(s: &crate::case::Span) -> Duration {
+    s.at(&HARNESS_LIMITS)
+        .unwrap_or(crate::case::DEFAULT_EXPECT_WITHIN)
+}
+
 /// Run one `role: client` case against the client `target` and return its
 /// verdict with evidence. Never panics on client behaviour; every wait is
 /// bounded by the step's deadline and the case's timeout.
@@ -344,7 +359,7 @@ impl Harness<'_> {
             StepKind::Expect(e) => {
                 let pattern = self.render(&e.pattern)?;
                 let f = self
-                    .await_match(&e.session, &pattern, e.within, e.next, "")
+                    .await_match(&e.session, &pattern, span(&e.within), e.next, "")
                     .await?;
                 self.capture(&f, &e.capture)
             }
@@ -353,10 +368,10 @@ impl Harness<'_> {
                     Some(p) => Some(self.render(p)?),
                     None => None,
                 };
-                self.expect_none(&e.session, pattern.as_ref(), e.duration)
+                self.expect_none(&e.session, pattern.as_ref(), span(&e.duration))
                     .await
             }
-            StepKind::ExpectClose(e) => self.expect_close(&e.session, e.within).await,
+            StepKind::ExpectClose(e) => self.expect_close(&e.session, span(&e.within)).await,
             StepKind::Drop(s) => {
                 let sess = self.sess(&s.session)?;
                 let conn = sess.conn.take();
@@ -368,7 +383,7 @@ impl Harness<'_> {
                 Ok(())
             }
             StepKind::Sleep(d) => {
-                tokio::time::sleep(*d).await;
+                tokio::time::sleep(span(d)).await;
                 Ok(())
             }
             StepKind::Set(map) => {
@@ -400,6 +415,9 @@ impl Harness<'_> {
             return Some(v.clone());
         }
         match Builtin::parse(name)? {
+            b @ (Builtin::Limit(_) | Builtin::Ms(_) | Builtin::List(..)) => {
+                b.limit_value(&HARNESS_LIMITS)
+            }
             Builtin::SessionId(s) => Some(Value::from(self.sessions.get(&s)?.id.clone())),
             Builtin::SessionResumeToken(s) => {
                 Some(Value::from(self.sessions.get(&s)?.resume_token.clone()))
@@ -832,8 +850,8 @@ impl Harness<'_> {
         let mut payload = json!({
             "runtime": {"name": "arcp-conform", "version": env!("CARGO_PKG_VERSION")},
             "resume_token": token,
-            "resume_window_sec": 600,
-            "heartbeat_interval_sec": 30,
+            "resume_window_sec": HARNESS_LIMITS.resume_window_sec,
+            "heartbeat_interval_sec": HARNESS_LIMITS.heartbeat_sec,
             "capabilities": {
                 "encodings": ["json"],
                 "features": advertised,
