@@ -220,29 +220,48 @@ impl fmt::Display for Expr {
 
 /// A wait as a case writes it: `5s`, or derived such as `heartbeat * 2 + 5s`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Span(pub Expr);
+pub struct Span {
+    pub expr: Expr,
+    /// Written in the case (not a step's default).
+    pub written: bool,
+}
 
 impl Span {
+    /// A default wait (not written in the case).
     pub fn fixed(d: Duration) -> Span {
-        Span(Expr::literal(d.as_secs_f64()))
+        Span {
+            expr: Expr::literal(d.as_secs_f64()),
+            written: false,
+        }
+    }
+
+    /// A literal wait written in the case.
+    pub fn written(d: Duration) -> Span {
+        Span {
+            written: true,
+            ..Span::fixed(d)
+        }
     }
 
     pub fn parse(s: &str) -> Result<Span, String> {
-        Expr::parse(s, true).map(Span)
+        Expr::parse(s, true).map(|expr| Span {
+            expr,
+            written: true,
+        })
     }
 
     pub fn is_derived(&self) -> bool {
-        self.0.is_derived()
+        self.expr.is_derived()
     }
 
     /// The literal value, when the span names no limit.
     pub fn literal(&self) -> Option<Duration> {
-        (!self.is_derived()).then(|| Duration::from_secs_f64(self.0.constant))
+        (!self.is_derived()).then(|| Duration::from_secs_f64(self.expr.constant))
     }
 
     /// Protocol time under `limits`.
     pub fn at(&self, limits: &Limits) -> Result<Duration, Limit> {
-        self.0
+        self.expr
             .eval(limits)
             .map(|s| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX))
     }
@@ -252,7 +271,7 @@ impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.literal() {
             Some(d) => write!(f, "{d:?}"),
-            None => write!(f, "{}", self.0),
+            None => write!(f, "{}", self.expr),
         }
     }
 }

@@ -390,16 +390,16 @@ impl<'de> Deserialize<'de> for SpanDe {
                 Span::parse(v).map_err(custom)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Span, E> {
-                Ok(Span::fixed(Duration::from_secs(v)))
+                Ok(Span::written(Duration::from_secs(v)))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Span, E> {
                 seconds(v as f64)
-                    .map(Span::fixed)
+                    .map(Span::written)
                     .map_err(|e| custom(format!("invalid duration {v}: {e}")))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Span, E> {
                 seconds(v)
-                    .map(Span::fixed)
+                    .map(Span::written)
                     .map_err(|e| custom(format!("invalid duration {v}: {e}")))
             }
         }

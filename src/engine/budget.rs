@@ -14,7 +14,11 @@ pub const DEFAULT_MAX_CASE_TIME: Duration = Duration::from_secs(90);
 
 /// Every limit a case names, in its waits and in its templates.
 pub fn limits_named(case: &Case) -> Vec<Limit> {
-    let mut out: Vec<Limit> = case.waits().iter().flat_map(|(_, w)| w.0.names()).collect();
+    let mut out: Vec<Limit> = case
+        .waits()
+        .iter()
+        .flat_map(|(_, w)| w.expr.names())
+        .collect();
     for step in case.all_steps() {
         for name in crate::case::step_names(&step.kind) {
             if let Some(b) = Builtin::parse(&name) {

@@ -312,6 +312,12 @@ where
                     ));
                     break;
                 }
+                // A prerequisite that cannot be judged here leaves this one
+                // unjudged for the same reason.
+                if matches!(v, Verdict::NotApplicable | Verdict::Untestable) {
+                    blocked = Some(Outcome::new(v, format!("needs {id}, which is {v} here")));
+                    break;
+                }
                 if !matches!(v, Verdict::Pass | Verdict::Warn) {
                     blocked = Some(Outcome::new(
                         Verdict::Blocked,

@@ -160,6 +160,7 @@ mod tests {
             duration_ms: 0.0,
             wire: vec![],
             stderr: String::new(),
+            flaky: None,
         }
     }
 

@@ -42,6 +42,9 @@ pub struct CaseRecord {
     pub wire: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub stderr: String,
+    /// Passed only on a retry with larger deadlines: why the first try failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flaky: Option<String>,
 }
 
 impl CaseRecord {
@@ -71,6 +74,7 @@ impl CaseRecord {
                 .map(|w| serde_json::to_value(w).unwrap_or_default())
                 .collect(),
             stderr: o.stderr.clone(),
+            flaky: o.flaky.clone(),
         }
     }
 
