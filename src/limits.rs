@@ -219,7 +219,8 @@ impl fmt::Display for Expr {
 }
 
 /// A wait as a case writes it: `5s`, or derived such as `heartbeat * 2 + 5s`.
-#[derive(Debug, Clone, PartialEq)]
+/// Equal when the value is (whether written or a default is provenance).
+#[derive(Debug, Clone)]
 pub struct Span {
     pub expr: Expr,
     /// Written in the case (not a step's default).
@@ -264,6 +265,12 @@ impl Span {
         self.expr
             .eval(limits)
             .map(|s| Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX))
+    }
+}
+
+impl PartialEq for Span {
+    fn eq(&self, other: &Span) -> bool {
+        self.expr == other.expr
     }
 }
 

@@ -47,8 +47,21 @@ enum Segment<'a> {
 }
 
 fn valid_name_char(c: char) -> bool {
-    // `( ) * , space` for derived forms such as `${ms(heartbeat * 3)}`.
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '+' | '(' | ')' | '*' | ',' | ' ')
+    c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '+')
+}
+
+/// A name: plain characters, or a derived form `ms(...)` / `list(...)`
+/// whose argument may also use `* ,` and spaces.
+fn valid_name(name: &str) -> bool {
+    let arg = ["ms(", "list("]
+        .iter()
+        .find_map(|f| name.strip_prefix(f).and_then(|r| r.strip_suffix(')')));
+    match arg {
+        Some(a) => a
+            .chars()
+            .all(|c| valid_name_char(c) || matches!(c, '*' | ',' | ' ')),
+        None => !name.is_empty() && name.chars().all(valid_name_char),
+    }
 }
 
 /// Split a string into literal text and `${name}` references.
@@ -67,7 +80,7 @@ fn parse(s: &str) -> Result<Vec<Segment<'_>>, TemplateError> {
                 return Err(TemplateError::Unterminated(s.to_string()));
             };
             let name = &tail[..end];
-            if name.is_empty() || !name.chars().all(valid_name_char) {
+            if !valid_name(name) {
                 return Err(TemplateError::InvalidName(name.to_string()));
             }
             if !lit.is_empty() {

@@ -531,7 +531,12 @@ impl Run<'_> {
                             format!("transport closed ({reason}) while waiting for {describe}");
                         return Err(self.closed_error(name, &why));
                     }
-                    self.deadline_missed = true;
+                    // A frame of the awaited type that did not match is a
+                    // finding about content; only a missing one is timing.
+                    let near = closest.as_ref().is_some_and(|(f, _)| {
+                        pattern.get("type").and_then(Value::as_str) == Some(f.kind())
+                    });
+                    self.deadline_missed = !near;
                     if seen == 0 && closest.is_none() && !self.alive(name).await {
                         return Err(Stop::target(format!(
                             "target is unresponsive: nothing arrived within {within:?} while waiting for {describe}, and a session.ping went unanswered"
