@@ -1426,3 +1426,11 @@ fn error_literal_waits_sized_after_a_runtime() {
             .replace("steps:\n", "tags: [heartbeat]\nsteps:\n"),
     );
 }
+
+#[test]
+fn error_derived_waits_in_client_cases() {
+    assert_err_contains(
+        &client_case("  - welcome: {}\n  - expect_close: {within: heartbeat * 2}\n"),
+        "cases/session/x.yaml:8: `heartbeat * 2`: in a `role: client` case the harness plays the runtime",
+    );
+}

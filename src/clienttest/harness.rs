@@ -133,19 +133,10 @@ struct Harness<'a> {
     not_applicable: Option<String>,
 }
 
-/// What this harness advertises in its own welcome (below): the limits a
-/// client case's derived waits (`heartbeat * 2`) resolve against.
-const HARNESS_LIMITS: crate::limits::Limits = crate::limits::Limits {
-    heartbeat_sec: Some(30.0),
-    resume_window_sec: Some(600.0),
-    replay_buffer: None,
-};
-
-/// A wait of a client case, resolved against [`HARNESS_LIMITS`] (durations
-/// name only the heartbeat and the window, which it always has).
+/// A wait of a client case: the loader admits only literal ones there (the
+/// harness sets the limits itself, in `welcome`).
 fn span(s: &crate::case::Span) -> Duration {
-    s.at(&HARNESS_LIMITS)
-        .unwrap_or(crate::case::DEFAULT_EXPECT_WITHIN)
+    s.literal().unwrap_or(crate::case::DEFAULT_EXPECT_WITHIN)
 }
 
 /// Run one `role: client` case against the client `target` and return its
@@ -415,9 +406,8 @@ impl Harness<'_> {
             return Some(v.clone());
         }
         match Builtin::parse(name)? {
-            b @ (Builtin::Limit(_) | Builtin::Ms(_) | Builtin::List(..)) => {
-                b.limit_value(&HARNESS_LIMITS)
-            }
+            // Refused by the loader in client cases.
+            Builtin::Limit(_) | Builtin::Ms(_) | Builtin::List(..) => None,
             Builtin::SessionId(s) => Some(Value::from(self.sessions.get(&s)?.id.clone())),
             Builtin::SessionResumeToken(s) => {
                 Some(Value::from(self.sessions.get(&s)?.resume_token.clone()))
@@ -850,8 +840,8 @@ impl Harness<'_> {
         let mut payload = json!({
             "runtime": {"name": "arcp-conform", "version": env!("CARGO_PKG_VERSION")},
             "resume_token": token,
-            "resume_window_sec": HARNESS_LIMITS.resume_window_sec,
-            "heartbeat_interval_sec": HARNESS_LIMITS.heartbeat_sec,
+            "resume_window_sec": 600,
+            "heartbeat_interval_sec": 30,
             "capabilities": {
                 "encodings": ["json"],
                 "features": advertised,
