@@ -72,7 +72,8 @@ pub fn check(
     if wall <= max_case_time {
         return None;
     }
-    let scale = target.profile.time_scale;
+    // The clock's own scale (the embedded runtime's is not the profile's).
+    let scale = designed.as_secs_f64() / wall.as_secs_f64().max(1e-9);
     let named: Vec<String> = limits_named(case)
         .into_iter()
         .map(|l| match l {
@@ -84,7 +85,7 @@ pub fn check(
     Some(Outcome::new(
         Verdict::Untestable,
         format!(
-            "its waits need {:.0}s of wall time ({:.0}s of protocol time at time_scale {scale}{}), over --max-case-time {}s: run the target faster (profile `time_scale` {needed} or more, with the target's clock to match), configure a shorter {} on the target, or raise --max-case-time",
+            "its waits need {:.0}s of wall time ({:.0}s of protocol time at time_scale {scale:.0}{}), over --max-case-time {}s: run the target faster (profile `time_scale` {needed} or more, with the target's clock to match), configure a shorter {} on the target, or raise --max-case-time",
             wall.as_secs_f64(),
             designed.as_secs_f64(),
             if named.is_empty() { String::new() } else { format!("; {}", named.join(", ")) },
