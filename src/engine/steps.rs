@@ -531,10 +531,12 @@ impl Run<'_> {
                             format!("transport closed ({reason}) while waiting for {describe}");
                         return Err(self.closed_error(name, &why));
                     }
-                    // A frame of the awaited type that did not match is a
-                    // finding about content; only a missing one is timing.
+                    // A frame of the awaited type that did not match, or an
+                    // error instead, is a finding about content; only a
+                    // missing answer is timing.
                     let near = closest.as_ref().is_some_and(|(f, _)| {
                         pattern.get("type").and_then(Value::as_str) == Some(f.kind())
+                            || f.kind().ends_with(".error")
                     });
                     self.deadline_missed = !near;
                     if seen == 0 && closest.is_none() && !self.alive(name).await {
