@@ -63,8 +63,10 @@ impl fmt::Display for Limit {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
-    /// Seconds of protocol time (the welcome's value wins).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Seconds of protocol time. Only the target's welcome gives it: not a
+    /// profile key (a profile cannot give a runtime heartbeats); set in code
+    /// for runs without a probe handshake (the embedded runtime's own).
+    #[serde(skip)]
     pub heartbeat_sec: Option<f64>,
     /// Seconds of protocol time (the welcome's `resume_window_sec` wins).
     #[serde(skip_serializing_if = "Option::is_none")]
