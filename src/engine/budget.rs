@@ -74,23 +74,33 @@ pub fn check(
     }
     // The clock's own scale (the embedded runtime's is not the profile's).
     let scale = designed.as_secs_f64() / wall.as_secs_f64().max(1e-9);
-    let named: Vec<String> = limits_named(case)
+    let durations: Vec<Limit> = limits_named(case)
         .into_iter()
-        .map(|l| match l {
-            Limit::ReplayBuffer => format!("{l} {}", limits.get(l).unwrap_or(0.0)),
-            _ => format!("{l} {}s", limits.get(l).unwrap_or(0.0)),
-        })
+        .filter(|l| *l != Limit::ReplayBuffer)
         .collect();
+    let values: String = durations
+        .iter()
+        .map(|l| format!("; {l} {}s", limits.get(*l).unwrap_or(0.0)))
+        .collect();
+    let shorter = match durations.is_empty() {
+        true => String::new(),
+        false => format!(
+            ", configure a shorter {} on the target",
+            durations
+                .iter()
+                .map(|l| l.as_str())
+                .collect::<Vec<_>>()
+                .join(" / ")
+        ),
+    };
     let needed = (wall.as_secs_f64() / max_case_time.as_secs_f64() * scale).ceil();
     Some(Outcome::new(
         Verdict::Untestable,
         format!(
-            "its waits need {:.0}s of wall time ({:.0}s of protocol time at time_scale {scale:.0}{}), over --max-case-time {}s: run the target faster (profile `time_scale` {needed} or more, with the target's clock to match), configure a shorter {} on the target, or raise --max-case-time",
+            "its waits need {:.0}s of wall time ({:.0}s of protocol time at time_scale {scale:.0}{values}), over --max-case-time {}s: run the target faster (profile `time_scale` {needed} or more, with the target's clock to match){shorter}, or raise --max-case-time",
             wall.as_secs_f64(),
             designed.as_secs_f64(),
-            if named.is_empty() { String::new() } else { format!("; {}", named.join(", ")) },
             max_case_time.as_secs_f64(),
-            if named.is_empty() { "wait".to_string() } else { limits_named(case).iter().map(|l| l.as_str()).collect::<Vec<_>>().join(" / ") },
         ),
     ))
 }
