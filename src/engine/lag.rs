@@ -57,3 +57,35 @@ pub fn annotate(o: &mut Outcome) {
     o.verdict = Verdict::Error;
     o.origin = Some(Origin::Harness);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_starved_runtime_is_measured_and_blamed() {
+        let t = Ticker::start();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        // Block the only worker thread: the ticker cannot run meanwhile.
+        std::thread::sleep(Duration::from_millis(800));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let lag = t.stop();
+        assert!(lag >= Duration::from_millis(500), "{lag:?}");
+        let mut o = Outcome::new(Verdict::Fail, "no matching frame within 5s");
+        o.deadline_missed = true;
+        o.harness_lag = lag;
+        annotate(&mut o);
+        assert_eq!(o.verdict, Verdict::Error);
+        assert_eq!(o.origin, Some(Origin::Harness));
+        assert!(
+            o.reason.contains("the harness's, not the target's"),
+            "{}",
+            o.reason
+        );
+        // A verdict on content, or a punctual harness, is left alone.
+        let mut o = Outcome::new(Verdict::Fail, "wrong code");
+        o.harness_lag = lag;
+        annotate(&mut o);
+        assert_eq!(o.verdict, Verdict::Fail);
+    }
+}
