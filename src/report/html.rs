@@ -104,8 +104,11 @@ pub fn run_page(report: &RunReport) -> String {
             esc(&c.level),
             class(&c.verdict),
             if c.baselined.is_some() { " base" } else { "" },
-            esc(&c.verdict),
-            esc(&c.reason)
+            esc(&match &c.flaky {
+                Some(_) => format!("{} (flaky)", c.verdict),
+                None => c.verdict.clone(),
+            }),
+            esc(c.flaky.as_deref().unwrap_or(&c.reason))
         ));
     }
     s.push_str("</table><h2>Details</h2>");
