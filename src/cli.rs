@@ -134,6 +134,15 @@ pub struct RunArgs {
     /// (default: 10 for the embedded runtime, else the profile's, else 1).
     #[arg(long, value_name = "F")]
     time_scale: Option<f64>,
+    /// Wall seconds a case may need by its own designed waits (sleeps, waits
+    /// sized by the target's heartbeat or resume window); a case needing more
+    /// is UNTESTABLE, with the knob that would make it fit.
+    #[arg(long, default_value_t = 90.0, value_name = "SECS")]
+    max_case_time: f64,
+    /// Reruns, with deadlines twice as long each time, of a case that failed
+    /// only because a deadline passed; a pass on a rerun is reported flaky.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    retries: u32,
     /// Largest frame accepted from the target, in bytes.
     #[arg(long, default_value_t = crate::transport::DEFAULT_FRAME_CAP, value_name = "BYTES")]
     frame_cap: usize,
@@ -546,15 +555,24 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     let target = Arc::new(target);
     let style = args.output.style();
     let total = cases.len();
+    if !(args.max_case_time > 0.0 && args.max_case_time.is_finite()) {
+        return Err(UsageError(
+            "--max-case-time must be a positive number of seconds".into(),
+        ));
+    }
     let opts = RunOptions {
-        jobs: args
-            .jobs
-            .unwrap_or(if target.is_embedded() { 32 } else { 8 })
-            .max(1),
-        engine: EngineOptions {
-            timeout_scale: args.timeout_scale,
-            schema: !args.no_schema,
-        },
+        max_case_time: Duration::from_secs_f64(args.max_case_time),
+        retries: args.retries,
+        ..RunOptions::new(
+            args.jobs
+                .unwrap_or(if target.is_embedded() { 32 } else { 8 })
+                .max(1),
+            EngineOptions {
+                timeout_scale: args.timeout_scale,
+                schema: !args.no_schema,
+                limits: None,
+            },
+        )
     };
     let started_at = crate::clock::timestamp(chrono::Utc::now());
     let t0 = Instant::now();

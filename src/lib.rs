@@ -16,6 +16,7 @@ pub mod conformance;
 pub mod engine;
 pub mod fuzz;
 pub mod ids;
+pub mod limits;
 pub mod matcher;
 pub mod probe;
 pub mod profile;

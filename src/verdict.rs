@@ -190,6 +190,15 @@ pub struct Outcome {
     /// run) and never change this case's verdict.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<Sighting>,
+    /// A pass on a retry with larger deadlines: why the first attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flaky: Option<String>,
+    /// The verdict was decided by a missed deadline (not by what arrived).
+    #[serde(skip)]
+    pub deadline_missed: bool,
+    /// Latest a harness timer fired during the case (scheduling lag).
+    #[serde(skip)]
+    pub harness_lag: Duration,
 }
 
 /// A per-frame rule ([`crate::checks::Invariant`]) broken during one case:
@@ -222,6 +231,9 @@ impl Outcome {
             wire: vec![],
             stderr: String::new(),
             violations: vec![],
+            flaky: None,
+            deadline_missed: false,
+            harness_lag: Duration::ZERO,
         }
     }
 

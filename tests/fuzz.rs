@@ -31,6 +31,7 @@ fn options(seed: u64) -> FuzzOptions {
         engine: EngineOptions {
             timeout_scale: 0.4,
             schema: true,
+            limits: None,
         },
         model: ModelConfig {
             max_actions: 10,

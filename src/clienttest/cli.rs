@@ -104,13 +104,14 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
             target.describe()
         );
     }
-    let opts = RunOptions {
-        jobs: args.jobs.max(1),
-        engine: EngineOptions {
+    let opts = RunOptions::new(
+        args.jobs.max(1),
+        EngineOptions {
             timeout_scale: args.timeout_scale,
             schema: !args.no_schema,
+            limits: None,
         },
-    };
+    );
     let started_at = crate::clock::timestamp(chrono::Utc::now());
     let t0 = Instant::now();
     let results: Vec<CaseResult> = super::runner::run_all(

@@ -133,6 +133,12 @@ struct Harness<'a> {
     not_applicable: Option<String>,
 }
 
+/// A wait of a client case: the loader admits only literal ones there (the
+/// harness sets the limits itself, in `welcome`).
+fn span(s: &crate::case::Span) -> Duration {
+    s.literal().unwrap_or(crate::case::DEFAULT_EXPECT_WITHIN)
+}
+
 /// Run one `role: client` case against the client `target` and return its
 /// verdict with evidence. Never panics on client behaviour; every wait is
 /// bounded by the step's deadline and the case's timeout.
@@ -343,7 +349,7 @@ impl Harness<'_> {
             StepKind::Expect(e) => {
                 let pattern = self.render(&e.pattern)?;
                 let f = self
-                    .await_match(&e.session, &pattern, e.within, e.next, "")
+                    .await_match(&e.session, &pattern, span(&e.within), e.next, "")
                     .await?;
                 self.capture(&f, &e.capture)
             }
@@ -352,10 +358,10 @@ impl Harness<'_> {
                     Some(p) => Some(self.render(p)?),
                     None => None,
                 };
-                self.expect_none(&e.session, pattern.as_ref(), e.duration)
+                self.expect_none(&e.session, pattern.as_ref(), span(&e.duration))
                     .await
             }
-            StepKind::ExpectClose(e) => self.expect_close(&e.session, e.within).await,
+            StepKind::ExpectClose(e) => self.expect_close(&e.session, span(&e.within)).await,
             StepKind::Drop(s) => {
                 let sess = self.sess(&s.session)?;
                 let conn = sess.conn.take();
@@ -367,7 +373,7 @@ impl Harness<'_> {
                 Ok(())
             }
             StepKind::Sleep(d) => {
-                tokio::time::sleep(*d).await;
+                tokio::time::sleep(span(d)).await;
                 Ok(())
             }
             StepKind::Set(map) => {
@@ -399,6 +405,8 @@ impl Harness<'_> {
             return Some(v.clone());
         }
         match Builtin::parse(name)? {
+            // Refused by the loader in client cases.
+            Builtin::Limit(_) | Builtin::Ms(_) | Builtin::List(..) => None,
             Builtin::SessionId(s) => Some(Value::from(self.sessions.get(&s)?.id.clone())),
             Builtin::SessionResumeToken(s) => {
                 Some(Value::from(self.sessions.get(&s)?.resume_token.clone()))

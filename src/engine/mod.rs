@@ -5,6 +5,8 @@
 //! that arrives passes the per-frame [`crate::checks`], is logged (redacted)
 //! and waits in the session's backlog until a step consumes it.
 
+pub mod budget;
+pub mod lag;
 pub mod runner;
 mod session;
 pub(crate) mod shared;
@@ -12,6 +14,7 @@ mod steps;
 
 use crate::case::{Case, Level};
 use crate::checks::Monitor;
+use crate::limits::Limits;
 use crate::target::Target;
 use crate::verdict::{Direction, Origin, Outcome, Verdict, WireEntry};
 use serde_json::Value;
@@ -27,6 +30,9 @@ pub struct EngineOptions {
     pub timeout_scale: f64,
     /// Validate received frames against the JSON Schemas.
     pub schema: bool,
+    /// The target's limits, as the probe's welcome and the profile give
+    /// them; `None`: the profile's `limits:` alone (runs without a probe).
+    pub limits: Option<Limits>,
 }
 
 impl Default for EngineOptions {
@@ -34,6 +40,7 @@ impl Default for EngineOptions {
         EngineOptions {
             timeout_scale: 1.0,
             schema: true,
+            limits: None,
         }
     }
 }
@@ -188,6 +195,8 @@ pub(crate) struct Run<'a> {
     pub current_line: usize,
     pub dialect: Vec<String>,
     pub violations: crate::checks::Tally,
+    /// A step's deadline passed (the verdict may be timing, not behaviour).
+    pub deadline_missed: bool,
 }
 
 /// Run one case to its verdict. Never panics on target behaviour; every wait
@@ -207,17 +216,24 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
         current_line: case.line,
         dialect: vec![],
         violations: Default::default(),
+        deadline_missed: false,
     };
-    let limit = run
-        .deadline(case.timeout)
+    // Waits sized by the target come on top of the case's own timeout.
+    let designed = budget::designed_time(case, run.limits()).unwrap_or_default();
+    let limit = (run.deadline(case.timeout) + run.deadline(designed))
         .max(MIN_CASE_TIME.mul_f64(opts.timeout_scale));
+    let lag = lag::Ticker::start();
     let result = match tokio::time::timeout(limit, run.steps(&case.steps)).await {
         Ok(r) => r,
-        Err(_) => Err(Stop::target(format!(
-            "case did not finish within its timeout ({:?} protocol time, {limit:?} wall)",
-            case.timeout
-        ))),
+        Err(_) => {
+            run.deadline_missed = true;
+            Err(Stop::target(format!(
+                "case did not finish within its timeout ({:?} protocol time, {limit:?} wall)",
+                case.timeout + designed
+            )))
+        }
     };
+    let harness_lag = lag.stop();
     let stderr = run.stderr();
     let mut outcome = shared::outcome(result, case.level, run.current_line);
     run.close_all().await;
@@ -233,6 +249,13 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
     outcome.wire = run.wire.take();
     outcome.stderr = stderr;
     outcome.duration = started.elapsed();
+    outcome.deadline_missed = run.deadline_missed
+        && matches!(
+            outcome.verdict,
+            Verdict::Fail | Verdict::Warn | Verdict::Error
+        );
+    outcome.harness_lag = harness_lag;
+    lag::annotate(&mut outcome);
     outcome
 }
 
@@ -254,6 +277,26 @@ impl Run<'_> {
             .wall(d)
             .max(MIN_WAIT)
             .mul_f64(self.opts.timeout_scale)
+    }
+
+    /// The target's limits this case resolves derived waits against.
+    pub(crate) fn limits(&self) -> &Limits {
+        self.opts
+            .limits
+            .as_ref()
+            .unwrap_or(&self.target.profile.limits)
+    }
+
+    /// Protocol time of a wait as the case wrote it. The runner turns a case
+    /// naming an unknown limit into N/A or UNTESTABLE before it runs, so an
+    /// unknown one here is the harness's error.
+    pub(crate) fn span(&self, s: &crate::case::Span) -> Result<Duration, Stop> {
+        s.at(self.limits()).map_err(|l| {
+            Stop::harness(format!(
+                "the wait `{s}` names `{l}`, which is not known for this target: {}",
+                l.knob()
+            ))
+        })
     }
 
     fn stderr(&self) -> String {

@@ -50,10 +50,13 @@ impl Run<'_> {
                     Some(p) => Some(self.render(p)?),
                     None => None,
                 };
-                self.expect_none(&e.session, pattern.as_ref(), e.duration)
-                    .await
+                let d = self.span(&e.duration)?;
+                self.expect_none(&e.session, pattern.as_ref(), d).await
             }
-            StepKind::ExpectClose(e) => self.expect_close(&e.session, e.within).await,
+            StepKind::ExpectClose(e) => {
+                let d = self.span(&e.within)?;
+                self.expect_close(&e.session, d).await
+            }
             StepKind::Drop(s) => {
                 let sess = self.sess(&s.session)?;
                 sess.drop_link();
@@ -67,7 +70,8 @@ impl Run<'_> {
             StepKind::Resume(r) => self.resume(r).await,
             StepKind::WaitJob(w) => self.wait_job(w).await,
             StepKind::Sleep(d) => {
-                self.target.clock.sleep(*d).await;
+                let d = self.span(d)?;
+                self.target.clock.sleep(d).await;
                 Ok(())
             }
             StepKind::Set(map) => {
@@ -101,6 +105,9 @@ impl Run<'_> {
             return Some(v.clone());
         }
         match Builtin::parse(name)? {
+            b @ (Builtin::Limit(_) | Builtin::Ms(_) | Builtin::List(..)) => {
+                b.limit_value(self.limits())
+            }
             Builtin::SessionId(s) => self.sessions.get(&s)?.id.clone().map(Value::from),
             Builtin::SessionResumeToken(s) => {
                 self.sessions.get(&s)?.resume_token.clone().map(Value::from)
@@ -406,7 +413,7 @@ impl Run<'_> {
     async fn expect(&mut self, e: &Expect) -> Result<Frame, Stop> {
         let pattern = self.render(&e.pattern)?;
         let frame = self
-            .await_match(&e.session, &pattern, e.within, e.next, "")
+            .await_match(&e.session, &pattern, self.span(&e.within)?, e.next, "")
             .await?;
         self.capture(&frame, &e.capture)?;
         Ok(frame)
@@ -431,7 +438,7 @@ impl Run<'_> {
             ErrorSource::ToolResult => tool,
             ErrorSource::Any => json!({"$one_of": [session_error, job_error, tool]}),
         };
-        self.await_match(&e.session, &pattern, e.within, false, "")
+        self.await_match(&e.session, &pattern, self.span(&e.within)?, false, "")
             .await
             .map(|_| ())
     }
@@ -524,6 +531,14 @@ impl Run<'_> {
                             format!("transport closed ({reason}) while waiting for {describe}");
                         return Err(self.closed_error(name, &why));
                     }
+                    // A frame of the awaited type that did not match, or an
+                    // error instead, is a finding about content; only a
+                    // missing answer is timing.
+                    let near = closest.as_ref().is_some_and(|(f, _)| {
+                        pattern.get("type").and_then(Value::as_str) == Some(f.kind())
+                            || f.kind().ends_with(".error")
+                    });
+                    self.deadline_missed = !near;
                     if seen == 0 && closest.is_none() && !self.alive(name).await {
                         return Err(Stop::target(format!(
                             "target is unresponsive: nothing arrived within {within:?} while waiting for {describe}, and a session.ping went unanswered"
@@ -589,6 +604,7 @@ impl Run<'_> {
                         sess.drop_link();
                         return Ok(());
                     }
+                    self.deadline_missed = true;
                     return Err(Stop::Fail {
                         reason: format!("the transport stayed open for {within:?}"),
                         expected: Some("the target closes the transport".into()),
@@ -681,7 +697,7 @@ impl Run<'_> {
             .await_match(
                 &w.session,
                 &pattern,
-                w.within,
+                self.span(&w.within)?,
                 false,
                 &format!("the terminal message of job {job}"),
             )

@@ -131,6 +131,7 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
     let engine = EngineOptions {
         timeout_scale: a.timeout_scale,
         schema: true,
+        limits: None,
     };
     let base = super::model::ModelConfig {
         max_actions: a.max_actions.max(2),

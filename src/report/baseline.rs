@@ -161,6 +161,7 @@ mod tests {
             stderr: String::new(),
             invariants: vec![],
             seen: None,
+            flaky: None,
         }
     }
 

@@ -42,6 +42,9 @@ pub fn case_line(style: Style, r: &CaseRecord, done: usize, total: usize) -> Str
     if !r.invariants.is_empty() {
         line.push_str(&format!(" [also broke {}]", r.invariants.join(", ")));
     }
+    if let Some(f) = &r.flaky {
+        line.push_str(&format!(" [flaky: {f}]"));
+    }
     if let Some(b) = &r.baselined {
         line.push_str(&format!(" [baselined: {b}]"));
     }
@@ -176,10 +179,16 @@ pub fn summary(out: &mut impl Write, style: Style, report: &RunReport) -> std::i
         writeln!(out, "{:>8}", m.values().sum::<usize>())?;
     }
     let total: usize = counts.values().sum();
-    let parts: Vec<String> = cols
+    let mut parts: Vec<String> = cols
         .iter()
         .map(|v| paint(style, *v, &format!("{} {}", counts[v], v.label())))
         .collect();
+    let flaky = report.cases.iter().filter(|c| c.flaky.is_some()).count();
+    if flaky > 0 {
+        parts.push(format!(
+            "{flaky} flaky (passed on a retry with larger deadlines)"
+        ));
+    }
     writeln!(
         out,
         "\n{} cases in {:.2} s ({:.0} cases/s): {}",

@@ -128,11 +128,17 @@ pub fn run_page(report: &RunReport) -> String {
             esc(&c.level),
             class(&c.verdict),
             if c.baselined.is_some() { " base" } else { "" },
-            esc(&c.verdict),
-            esc(&if c.invariants.is_empty() {
-                c.reason.clone()
-            } else {
-                format!("{} [also broke {}]", c.reason, c.invariants.join(", "))
+            esc(&match &c.flaky {
+                Some(_) => format!("{} (flaky)", c.verdict),
+                None => c.verdict.clone(),
+            }),
+            esc(&{
+                let why = c.flaky.as_deref().unwrap_or(&c.reason);
+                if c.invariants.is_empty() {
+                    why.to_string()
+                } else {
+                    format!("{why} [also broke {}]", c.invariants.join(", "))
+                }
             })
         ));
     }

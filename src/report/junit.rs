@@ -26,11 +26,14 @@ pub fn render(report: &RunReport, strict: bool) -> String {
                 TestCase::failure(&c.id, time, v.label(), &c.reason)
             };
             tc.set_classname(&format!("arcp-conform.{area}"));
-            let detail = if v == Verdict::Pass {
+            let mut detail = if v == Verdict::Pass {
                 format!("{}\n", c.title)
             } else {
                 c.failure_text()
             };
+            if let Some(f) = &c.flaky {
+                detail.push_str(&format!("FLAKY: {f}\n"));
+            }
             tc.set_system_out(&detail);
             suite.add_testcase(tc);
         }
@@ -57,12 +60,16 @@ fn add_properties(xml: &str, report: &RunReport) -> String {
         if !rest[..end].ends_with('/') {
             if let Some(c) = cases.next() {
                 out.push_str("<properties>");
+                let flaky = c.flaky.iter().map(|f| ("flaky", f.clone()));
                 for (k, v) in [
                     ("level", c.level.clone()),
                     ("section", c.sections.join(",")),
                     ("verdict", c.verdict.clone()),
                     ("source", c.source.clone()),
-                ] {
+                ]
+                .into_iter()
+                .chain(flaky)
+                {
                     out.push_str(&format!(
                         "<property name=\"{k}\" value=\"{}\"/>",
                         escape(&v)

@@ -50,6 +50,9 @@ pub struct CaseRecord {
     /// In an invariant entry: where the rule was broken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen: Option<Seen>,
+    /// Passed only on a retry with larger deadlines: why the first try failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flaky: Option<String>,
 }
 
 /// Where a per-frame rule was broken in a run.
@@ -112,6 +115,7 @@ impl CaseRecord {
             stderr: String::new(),
             invariants: vec![],
             seen: None,
+            flaky: None,
         };
         let Some((first, v)) = hits.first() else {
             return rec;
@@ -183,6 +187,7 @@ impl CaseRecord {
                 .map(|v| v.invariant.id.to_string())
                 .collect(),
             seen: None,
+            flaky: o.flaky.clone(),
         }
     }
 
