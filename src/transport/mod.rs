@@ -63,6 +63,9 @@ pub enum TransportError {
     Closed(String),
     #[error("could not connect: {0}")]
     Connect(String),
+    /// A server socket could not be bound (`serve --ws`, the client suite).
+    #[error("could not listen: {0}")]
+    Listen(String),
 }
 
 /// An open connection to a peer.

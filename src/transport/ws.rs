@@ -208,10 +208,10 @@ pub async fn listen(
 ) -> Result<(Listener, SocketAddr), TransportError> {
     let tcp = TcpListener::bind(addr)
         .await
-        .map_err(|e| TransportError::Connect(format!("could not listen on {addr}: {e}")))?;
+        .map_err(|e| TransportError::Listen(format!("{addr}: {e}")))?;
     let local = tcp
         .local_addr()
-        .map_err(|e| TransportError::Connect(format!("could not listen on {addr}: {e}")))?;
+        .map_err(|e| TransportError::Listen(format!("{addr}: {e}")))?;
     let (tx, conns) = mpsc::channel(16);
     let task = tokio::spawn(accept_loop(tcp, frame_cap, tx));
     let listener = Listener {
