@@ -164,3 +164,107 @@ fn ctrl_c_reaps_the_target_and_exits_130() {
         assert!(!alive || zombie, "target {pid} survived Ctrl-C");
     }
 }
+
+/// A case that waits for something a flooding target never sends, so every
+/// frame it floods is kept waiting for a step.
+const WAITING: &str = "id: t.wait.N\ntitle: wait\nsections: [\"7.1\"]\nlevel: MUST\nrequirement: \"The runtime MUST answer\"\nsteps:\n  - open: {}\n  - expect: {match: {type: job.result}, within: 4s}\n";
+
+/// Run the harness on `cases` (file name, text) against `target`, writing
+/// every report; return (exit code, peak RSS in KiB, stdout, report dir).
+fn run_measured(
+    name: &str,
+    target: &str,
+    cases: &[(String, String)],
+    extra: &[&str],
+) -> (Option<i32>, i64, String, std::path::PathBuf) {
+    let d = cases_dir(name);
+    std::fs::remove_file(d.join("cases/c.yaml")).unwrap();
+    for (f, text) in cases {
+        std::fs::write(d.join("cases").join(f), text).unwrap();
+    }
+    let profile = d.join("profile.yaml");
+    std::fs::write(&profile, "name: hostile\n").unwrap();
+    let out = std::fs::File::create(d.join("stdout")).unwrap();
+    let child = Command::new(BIN)
+        .args(["--cases", d.join("cases").to_str().unwrap()])
+        .args(["--profile", profile.to_str().unwrap(), "--target", target])
+        .args(["--json", d.join("r.json").to_str().unwrap()])
+        .args(["--junit", d.join("r.xml").to_str().unwrap()])
+        .args(["--html", d.join("r.html").to_str().unwrap()])
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait4 reports this child's own peak RSS, whatever else the tests run.
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    // The first line names the target, which may be kilobytes long.
+    let stdout = std::fs::read_to_string(d.join("stdout")).unwrap_or_default();
+    let stdout = stdout.lines().skip(1).collect::<Vec<_>>().join("\n");
+    (code, usage.ru_maxrss, stdout, d)
+}
+
+/// A stdio target: welcome, then `flood` (a shell loop printing frames) forever.
+fn flooder(flood: &str) -> String {
+    format!("read x; echo '{WELCOME}'; {flood}")
+}
+
+fn assert_bounded(name: &str, flood: &str, extra: &[&str]) {
+    let mut cases = vec![];
+    for i in 0..6 {
+        cases.push((format!("w{i}.yaml"), WAITING.replace(".N", &format!(".{i}"))));
+        cases.push((format!("p{i}.yaml"), CASE.replace("t.ping", &format!("t.ping.{i}"))));
+    }
+    let (code, rss_kib, stdout, d) = run_measured(name, &flooder(flood), &cases, extra);
+    let rss_mb = rss_kib / 1024;
+    eprintln!("{name}: peak RSS {rss_mb} MB");
+    assert!(rss_mb < 200, "{name}: peak RSS {rss_mb} MB; {stdout}");
+    assert_eq!(code, Some(1), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
+    let v = verdicts(&report);
+    assert_eq!(v.len(), 12, "every case is reported: {v:?}");
+    assert!(
+        v.iter().any(|(verdict, why)| verdict == "ERROR" && why.contains("flooded")),
+        "{v:?}"
+    );
+    for f in ["r.json", "r.xml", "r.html"] {
+        let len = std::fs::metadata(d.join(f)).unwrap().len();
+        assert!(len < 40 << 20, "{name}: {f} is {len} bytes");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+const PONG: &str = r#"{"arcp":"1.1","id":"m","session_id":"sess_1","type":"session.pong","payload":{"ping_nonce":"x","pad":"PAD"}}"#;
+
+#[test]
+fn a_flood_of_5kb_pongs_stays_within_the_memory_budget() {
+    let pong = PONG.replace("PAD", &"p".repeat(5000));
+    assert_bounded("flood-5k", &format!("yes '{pong}'"), &[]);
+}
+
+#[test]
+fn a_flood_of_tiny_pongs_stays_within_the_memory_budget() {
+    assert_bounded(
+        "flood-tiny",
+        &format!("yes '{}'", PONG.replace("PAD", "")),
+        &[],
+    );
+}
+
+#[test]
+fn a_flood_of_8mb_frames_stays_within_the_memory_budget() {
+    let (head, tail) = PONG.split_once("PAD").unwrap();
+    let flood = format!(
+        "while :; do printf '%s' '{head}'; head -c 8000000 /dev/zero | tr '\\0' p; printf '%s\\n' '{tail}'; done"
+    );
+    // Without schema validation: validating one 8 MB frame, with the
+    // validators' compilation, peaks near 190 MB on its own (measured), which
+    // is the validator's cost, not a flood's.
+    assert_bounded("flood-8mb", &flood, &["--no-schema"]);
+}

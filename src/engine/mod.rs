@@ -84,6 +84,12 @@ pub(crate) struct Wire {
     entries: Arc<Mutex<Vec<WireEntry>>>,
     /// Values known to be secret (credential values the client role handed out).
     secrets: Option<crate::redact::Secrets>,
+    /// The log's bytes on the run's budget ([`crate::retained`]).
+    kept: Arc<crate::retained::LogCharge>,
+    /// Entries and bytes not kept once the budget was spent.
+    cut: Arc<Mutex<(usize, usize)>>,
+    /// Bytes of this case's frames waiting for a step ([`crate::retained::Charge`]).
+    pub(crate) frames: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The shortest wall-clock wait for anything the target must do.
@@ -102,12 +108,22 @@ impl Wire {
             start: Instant::now(),
             entries: Arc::new(Mutex::new(vec![])),
             secrets,
+            kept: Arc::default(),
+            cut: Arc::default(),
+            frames: Arc::default(),
         }
+    }
+
+    fn cut(&self, bytes: usize) {
+        let mut c = self.cut.lock().unwrap();
+        c.0 += 1;
+        c.1 += bytes;
     }
 
     pub(crate) fn log(&self, session: &str, dir: Direction, text: &str) {
         let mut e = self.entries.lock().unwrap();
-        if e.len() >= WIRE_LIMIT {
+        if e.len() >= WIRE_LIMIT || self.kept.bytes() >= crate::retained::CASE_LOG_BYTES {
+            self.cut(text.len());
             return;
         }
         let mut text = match dir {
@@ -138,16 +154,38 @@ impl Wire {
             text.truncate(cut);
             text.push_str(&format!("… ({total} bytes)"));
         }
+        // The entry's text, its session name and the record around it.
+        if !self.kept.keep(text.len() + session.len() + 64) {
+            self.cut(text.len());
+            return;
+        }
         e.push(WireEntry {
             t_ms: self.start.elapsed().as_secs_f64() * 1000.0,
             session: session.to_string(),
             dir,
             text,
+            kept: Some(self.kept.clone()),
         });
     }
 
+    /// The log, ending with a marker when entries were not kept.
     pub(crate) fn take(&self) -> Vec<WireEntry> {
-        std::mem::take(&mut self.entries.lock().unwrap())
+        let mut entries = std::mem::take(&mut *self.entries.lock().unwrap());
+        let (n, bytes) = std::mem::take(&mut *self.cut.lock().unwrap());
+        if n > 0 {
+            entries.push(WireEntry {
+                t_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+                session: "-".into(),
+                dir: Direction::Note,
+                text: format!(
+                    "wire log truncated: {n} more entries ({bytes} bytes) not kept (a case keeps at most {WIRE_LIMIT} entries and {} KiB; the run {} MiB of logs)",
+                    crate::retained::CASE_LOG_BYTES / 1024,
+                    crate::retained::LOG_BYTES / (1024 * 1024)
+                ),
+                kept: None,
+            });
+        }
+        entries
     }
 }
 

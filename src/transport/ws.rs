@@ -344,7 +344,9 @@ async fn read_messages<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     // Each arm either forwards an item and continues, or ends with these.
+    let mut in_flight = super::InFlight::default();
     let (fault, close, reason) = loop {
+        in_flight.wait(&tx).await;
         let msg = tokio::select! {
             m = stream.next() => m,
             _ = tx.closed() => return,
@@ -413,6 +415,7 @@ async fn read_messages<S>(
             }
             Some(Err(e)) => break (None, None, format!("WebSocket error: {e}")),
         };
+        in_flight.sent(&item);
         if tx.send(item).await.is_err() {
             return;
         }
