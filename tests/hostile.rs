@@ -268,3 +268,33 @@ fn a_flood_of_8mb_frames_stays_within_the_memory_budget() {
     // is the validator's cost, not a flood's.
     assert_bounded("flood-8mb", &flood, &["--no-schema"]);
 }
+
+#[test]
+fn a_close_mid_case_is_an_error_unless_the_case_expects_it() {
+    // Welcome, then an orderly exit (status 0) after the next frame.
+    let target = format!("read x; echo '{WELCOME}'; read y; exit 0");
+    let should = CASE
+        .replace("t.ping", "t.should")
+        .replace("level: MUST", "level: SHOULD");
+    let expected = "id: t.close\ntitle: close\nsections: [\"6.4\"]\nlevel: MUST\nrequirement: \"The runtime MUST close\"\nsteps:\n  - open: {}\n  - send: {type: session.ping, payload: {nonce: n1}}\n  - expect_close: {within: 5s}\n";
+    let cases = vec![
+        ("c.yaml".to_string(), CASE.to_string()),
+        ("s.yaml".to_string(), should),
+        ("e.yaml".to_string(), expected.to_string()),
+    ];
+    let (code, _, stdout, d) = run_measured("closed", &target, &cases, &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
+    for c in report["cases"].as_array().unwrap() {
+        let (id, verdict) = (c["id"].as_str().unwrap(), c["verdict"].as_str().unwrap());
+        if id == "t.close" {
+            assert_eq!(verdict, "PASS", "{c}");
+        } else {
+            assert_eq!(verdict, "ERROR", "{c}");
+            assert_eq!(c["origin"], "target", "{c}");
+            assert!(c["reason"].as_str().unwrap().contains("closed the transport"), "{c}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -324,15 +324,16 @@ impl Run<'_> {
         }
     }
 
-    /// A closed transport where a frame was due: a crash is an ERROR, an
-    /// orderly close is a FAIL of what the step expected.
+    /// A closed transport where a frame was due, which no step expected
+    /// (`expect_close` consumes the closes a case expects): an ERROR of the
+    /// target, never a FAIL, WARN or INFO of the case's requirement.
     pub(crate) fn closed_error(&mut self, name: &str, why: &str) -> Stop {
         let status = self.sessions.get(name).and_then(Sess::exit_status);
         match status {
             Some(s) if !s.contains("status 0") => {
                 Stop::target(format!("target crashed: {s}; {why}"))
             }
-            _ => Stop::fail(why.to_string()),
+            _ => Stop::target(format!("the target closed the transport mid-case: {why}")),
         }
     }
 
