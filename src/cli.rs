@@ -281,6 +281,12 @@ impl OutputArgs {
                 Baseline::from_report(&report, strict, baseline).to_yaml(),
             )?;
         }
+        let left = crate::transport::process::left_behind_total();
+        if left > 0 {
+            console::println(&format!(
+                "targets left {left} process(es) behind outside their process groups; the harness killed them (see each case's stderr)"
+            ));
+        }
         if !problems.is_empty() {
             console::println("\nBaseline problems:");
             for p in &problems {

@@ -298,3 +298,42 @@ fn a_close_mid_case_is_an_error_unless_the_case_expects_it() {
     }
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Processes (not zombies) whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.parse::<u32>().is_ok()))
+        .filter_map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_string();
+            (cmd.contains(needle) && state != "Z").then_some(cmd)
+        })
+        .collect()
+}
+
+#[test]
+fn children_that_leave_the_process_group_are_killed_and_reported() {
+    // A double fork (stays in the group) and a setsid (leaves it), each a
+    // `sleep` with a number no other test uses.
+    let target = format!(
+        "(sh -c 'sleep 30701 &' &); setsid sleep 30702 & read x; echo '{WELCOME}'; read y; sleep 1000"
+    );
+    let (code, _, stdout, d) = run_measured(
+        "orphans",
+        &target,
+        &[("c.yaml".to_string(), CASE.to_string())],
+        &["-v"],
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    std::thread::sleep(Duration::from_millis(300));
+    let left = [processes_with("sleep 30701"), processes_with("sleep 30702")].concat();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let report = std::fs::read_to_string(d.join("r.json")).unwrap();
+    assert!(report.contains("left 1 process(es) behind"), "{report}");
+    assert!(stdout.contains("the harness killed them"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&d);
+}

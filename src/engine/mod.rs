@@ -231,10 +231,22 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
             case.timeout
         ))),
     };
-    let stderr = run.stderr();
+    let mut stderr = run.stderr();
     let violations = std::mem::take(&mut run.violations);
     let mut outcome = shared::outcome(result, case.level, run.current_line, &violations);
+    let processes: Vec<_> = run.sessions.values().filter_map(|s| s.process()).collect();
     run.close_all().await;
+    // Processes the target left outside its group were killed when it was stopped.
+    let left: Vec<String> = processes.iter().flat_map(|p| p.left_behind()).collect();
+    if !left.is_empty() {
+        let line = format!(
+            "the target left {} process(es) behind outside its process group, killed by the harness: {}",
+            left.len(),
+            left.join(", ")
+        );
+        run.wire.log("-", Direction::Note, &line);
+        stderr.push_str(&format!("[harness] {line}\n"));
+    }
     // Failure text quotes frames: no secret may reach a report through it.
     outcome.reason = crate::redact::scrub_text(&outcome.reason);
     outcome.expected = outcome.expected.map(|e| crate::redact::scrub_text(&e));

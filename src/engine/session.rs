@@ -127,6 +127,11 @@ impl Sess {
             .unwrap_or_default()
     }
 
+    /// The target process behind this session, if any.
+    pub fn process(&self) -> Option<ProcessWatch> {
+        self.link.as_ref().and_then(|l| l.process.clone())
+    }
+
     /// Drop the transport abruptly (the pump closes it and reaps any process).
     pub fn drop_link(&mut self) {
         self.link = None;
