@@ -621,7 +621,11 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     let results: Vec<CaseResult> = if let Some(finding) = not_v11 {
         let mut o = crate::verdict::Outcome::new(
             crate::verdict::Verdict::Error,
-            format!("the target does not speak ARCP v1.1: {finding}"),
+            if finding.contains("authentication failed") {
+                format!("handshake failed: {finding}")
+            } else {
+                format!("the target does not speak ARCP v1.1: {finding}")
+            },
         );
         o.origin = Some(crate::verdict::Origin::Target);
         let r = CaseResult {
@@ -653,6 +657,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         if first.outcome.verdict != crate::verdict::Verdict::Pass
             && !target.is_embedded()
             && !first.outcome.reason.contains("answers `session.open`")
+            && !first.outcome.reason.contains("authentication failed")
         {
             let more = crate::probe::older_generation(&target).await;
             if let Some(m) = more

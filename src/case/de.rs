@@ -822,6 +822,7 @@ struct RawExpect {
     pattern: Pattern,
     within: Option<Dur>,
     next: Option<bool>,
+    or_close: Option<bool>,
     capture: Option<BTreeMap<CaptureNameKey, Pointer>>,
 }
 map_de!(ExpectDe, RawExpect => Expect, "an expect mapping with `match`",
@@ -830,6 +831,7 @@ map_de!(ExpectDe, RawExpect => Expect, "an expect mapping with `match`",
     pattern: r.pattern.0,
     within: r.within.map(|d| d.0).unwrap_or(DEFAULT_EXPECT_WITHIN),
     next: r.next.unwrap_or(false),
+    or_close: r.or_close.unwrap_or(false),
     capture: captures(r.capture),
 }));
 
