@@ -337,3 +337,61 @@ fn children_that_leave_the_process_group_are_killed_and_reported() {
     assert!(stdout.contains("the harness killed them"), "{stdout}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn secrets_the_target_writes_back_reach_no_output() {
+    const TOKEN: &str = "TOKEN-CANARY-91b2e";
+    const CRED: &str = "CRED-CANARY-7f3a0";
+    let frames = [
+        WELCOME.to_string(),
+        format!(r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000002","type":"job.accepted","session_id":"sess_1","job_id":"job_1","payload":{{"job_id":"job_1","credentials":[{{"kind":"api_key","value":"{CRED}"}}]}}}}"#),
+        format!(r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000003","type":"job.event","session_id":"sess_1","job_id":"job_1","event_seq":1,"payload":{{"kind":"log","body":{{"message":"using {CRED} now"}}}}}}"#),
+        format!(r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000004","type":"session.error","session_id":"sess_1","payload":{{"code":"INVALID_REQUEST","message":"bad token {TOKEN}"}}}}"#),
+    ];
+    let echo: Vec<String> = frames.iter().map(|f| format!("echo '{f}'")).collect();
+    let target = format!(
+        "read x; {}; read y; echo 'leaked {CRED} and {TOKEN}' >&2; exit 3",
+        echo.join("; ")
+    );
+    let d = cases_dir("secrets");
+    // In a script, so the command line the harness prints holds no canary.
+    let script = d.join("target.sh");
+    std::fs::write(&script, target).unwrap();
+    let target = format!("sh {}", script.display());
+    let profile = d.join("profile.yaml");
+    std::fs::write(
+        &profile,
+        format!("name: hostile\ntokens: {{alice: {TOKEN}, invalid: not-this-one}}\n"),
+    )
+    .unwrap();
+    let files = ["r.json", "r.xml", "r.html", "b.yaml"].map(|f| d.join(f));
+    let out = Command::new(BIN)
+        .args(["--cases", d.join("cases").to_str().unwrap()])
+        .args(["--profile", profile.to_str().unwrap(), "--target", &target, "-v"])
+        .args(["--json", files[0].to_str().unwrap()])
+        .args(["--junit", files[1].to_str().unwrap()])
+        .args(["--html", files[2].to_str().unwrap()])
+        .args(["--write-baseline", files[3].to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let console = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{console}");
+    // The run did see them: the evidence is there, redacted.
+    assert!(console.contains("leaked [REDACTED] and [REDACTED]"), "{console}");
+    assert!(console.contains("using [REDACTED] now"), "{console}");
+    let mut outputs = vec![("console".to_string(), console)];
+    for f in &files {
+        outputs.push((f.display().to_string(), std::fs::read_to_string(f).unwrap()));
+    }
+    for (name, text) in &outputs {
+        for canary in [TOKEN, CRED] {
+            assert!(!text.contains(canary), "{canary} in {name}:\n{text}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -529,8 +529,9 @@ pub struct Expect {
     /// `false` (default): skip frames that do not match; `true`: the very
     /// next frame must match.
     pub next: bool,
-    /// The target may close the transport instead: the case then ends with
-    /// its level's verdict (INFO for a MAY), not the ERROR of an unexpected close.
+    /// The target may close the transport from this step on: the case then
+    /// ends with its level's verdict (INFO for a MAY), not the ERROR of an
+    /// unexpected close.
     pub or_close: bool,
     /// Name -> JSON pointer (starting with `/`) into the matched frame.
     pub capture: BTreeMap<String, String>,

@@ -64,6 +64,8 @@ pub(crate) struct Sess {
     pub backlog: VecDeque<Frame>,
     /// Bytes waiting in the backlog (flood guard).
     pub backlog_bytes: usize,
+    /// A step (`or_close`) said the target may close this session from now on.
+    pub close_allowed: bool,
 }
 
 /// A target that sends more than this unconsumed is flooding (bytes are on
@@ -111,6 +113,7 @@ impl Sess {
             principal: principal.to_string(),
             backlog: VecDeque::new(),
             backlog_bytes: 0,
+            close_allowed: false,
         }
     }
 
@@ -334,10 +337,12 @@ impl Run<'_> {
     /// target, never a FAIL, WARN or INFO of the case's requirement.
     pub(crate) fn closed_error(&mut self, name: &str, why: &str) -> Stop {
         let status = self.sessions.get(name).and_then(Sess::exit_status);
+        let allowed = self.sessions.get(name).is_some_and(|s| s.close_allowed);
         match status {
             Some(s) if !s.contains("status 0") => {
                 Stop::target(format!("target crashed: {s}; {why}"))
             }
+            _ if allowed => Stop::fail(format!("{why} (a close the case allows)")),
             _ => Stop::target(format!("the target closed the transport mid-case: {why}")),
         }
     }

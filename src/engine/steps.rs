@@ -428,17 +428,12 @@ impl Run<'_> {
 
     async fn expect(&mut self, e: &Expect) -> Result<Frame, Stop> {
         let pattern = self.render(&e.pattern)?;
-        let frame = match self
+        if e.or_close {
+            self.sess(&e.session)?.close_allowed = true;
+        }
+        let frame = self
             .await_match(&e.session, &pattern, e.within, e.next, "")
-            .await
-        {
-            Err(Stop::Error { reason, .. })
-                if e.or_close && self.sess(&e.session)?.closed.is_some() =>
-            {
-                return Err(Stop::fail(format!("{reason} (a close the step allows)")));
-            }
-            r => r?,
-        };
+            .await?;
         self.capture(&frame, &e.capture)?;
         Ok(frame)
     }
