@@ -141,10 +141,16 @@ mod tests {
     #[test]
     fn registered_secrets_are_replaced_anywhere() {
         register("canary-token-redact-test");
-        register_frame(&serde_json::json!({"payload": {"credentials": [{"value": "cred-canary-redact-test"}],
-            "body": {"value": "not-a-credential"}}}));
-        let out = output("echo canary-token-redact-test and cred-canary-redact-test, not-a-credential");
-        assert!(!out.contains("canary-token") && !out.contains("cred-canary"), "{out}");
+        register_frame(
+            &serde_json::json!({"payload": {"credentials": [{"value": "cred-canary-redact-test"}],
+            "body": {"value": "not-a-credential"}}}),
+        );
+        let out =
+            output("echo canary-token-redact-test and cred-canary-redact-test, not-a-credential");
+        assert!(
+            !out.contains("canary-token") && !out.contains("cred-canary"),
+            "{out}"
+        );
         assert!(out.contains("not-a-credential"));
     }
 

@@ -200,7 +200,10 @@ fn run_closing_stdout(args: &[&str]) -> (Option<i32>, String) {
         .unwrap();
     // The reader is dropped here: the harness's stdout is now closed.
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -231,10 +234,18 @@ fn exit_codes_for_usage_and_unreachable_targets() {
     let o = run(&["--target", ""]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--target is empty"), "{}", text(&o));
-    for cmd in [&["--jobs", "0"][..], &["fuzz", "--jobs", "0"], &["client", "--target", "x", "--jobs", "0"]] {
+    for cmd in [
+        &["--jobs", "0"][..],
+        &["fuzz", "--jobs", "0"],
+        &["client", "--target", "x", "--jobs", "0"],
+    ] {
         let o = run(cmd);
         assert_eq!(o.status.code(), Some(2), "{cmd:?}: {}", text(&o));
-        assert!(text(&o).contains("--jobs must be at least 1"), "{}", text(&o));
+        assert!(
+            text(&o).contains("--jobs must be at least 1"),
+            "{}",
+            text(&o)
+        );
     }
     let o = run(&["client", "--target", ""]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -243,11 +254,20 @@ fn exit_codes_for_usage_and_unreachable_targets() {
     assert!(text(&o).contains("could not listen"), "{}", text(&o));
     assert!(!text(&o).contains("could not connect"), "{}", text(&o));
     // A target that cannot be started or reached: 3, for the suite and the fuzzer.
-    for cmd in [&["--target", "ws://127.0.0.1:1/arcp"][..], &["fuzz", "--target", "ws://127.0.0.1:1/arcp"]] {
+    for cmd in [
+        &["--target", "ws://127.0.0.1:1/arcp"][..],
+        &["fuzz", "--target", "ws://127.0.0.1:1/arcp"],
+    ] {
         let o = run(cmd);
         assert_eq!(o.status.code(), Some(3), "{cmd:?}: {}", text(&o));
     }
     // Reachable, but it never completes a handshake: the fuzzer found nothing, so not 1.
-    let o = run(&["fuzz", "--target", "exec sleep 100", "--timeout-scale", "0.5"]);
+    let o = run(&[
+        "fuzz",
+        "--target",
+        "exec sleep 100",
+        "--timeout-scale",
+        "0.5",
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 }

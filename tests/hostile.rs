@@ -185,6 +185,8 @@ fn run_measured(
     let profile = d.join("profile.yaml");
     std::fs::write(&profile, "name: hostile\n").unwrap();
     let out = std::fs::File::create(d.join("stdout")).unwrap();
+    // Reaped by wait4 below, which also reports its peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(BIN)
         .args(["--cases", d.join("cases").to_str().unwrap()])
         .args(["--profile", profile.to_str().unwrap(), "--target", target])
@@ -217,8 +219,14 @@ fn flooder(flood: &str) -> String {
 fn assert_bounded(name: &str, flood: &str, extra: &[&str]) {
     let mut cases = vec![];
     for i in 0..6 {
-        cases.push((format!("w{i}.yaml"), WAITING.replace(".N", &format!(".{i}"))));
-        cases.push((format!("p{i}.yaml"), CASE.replace("t.ping", &format!("t.ping.{i}"))));
+        cases.push((
+            format!("w{i}.yaml"),
+            WAITING.replace(".N", &format!(".{i}")),
+        ));
+        cases.push((
+            format!("p{i}.yaml"),
+            CASE.replace("t.ping", &format!("t.ping.{i}")),
+        ));
     }
     let (code, rss_kib, stdout, d) = run_measured(name, &flooder(flood), &cases, extra);
     let rss_mb = rss_kib / 1024;
@@ -230,7 +238,8 @@ fn assert_bounded(name: &str, flood: &str, extra: &[&str]) {
     let v = verdicts(&report);
     assert_eq!(v.len(), 12, "every case is reported: {v:?}");
     assert!(
-        v.iter().any(|(verdict, why)| verdict == "ERROR" && why.contains("flooded")),
+        v.iter()
+            .any(|(verdict, why)| verdict == "ERROR" && why.contains("flooded")),
         "{v:?}"
     );
     for f in ["r.json", "r.xml", "r.html"] {
@@ -293,7 +302,13 @@ fn a_close_mid_case_is_an_error_unless_the_case_expects_it() {
         } else {
             assert_eq!(verdict, "ERROR", "{c}");
             assert_eq!(c["origin"], "target", "{c}");
-            assert!(c["reason"].as_str().unwrap().contains("closed the transport"), "{c}");
+            assert!(
+                c["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("closed the transport"),
+                "{c}"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(&d);
@@ -304,12 +319,21 @@ fn processes_with(needle: &str) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.parse::<u32>().is_ok()))
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
         .filter_map(|e| {
             let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
             let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
             let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_string();
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
             (cmd.contains(needle) && state != "Z").then_some(cmd)
         })
         .collect()
@@ -344,9 +368,15 @@ fn secrets_the_target_writes_back_reach_no_output() {
     const CRED: &str = "CRED-CANARY-7f3a0";
     let frames = [
         WELCOME.to_string(),
-        format!(r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000002","type":"job.accepted","session_id":"sess_1","job_id":"job_1","payload":{{"job_id":"job_1","credentials":[{{"kind":"api_key","value":"{CRED}"}}]}}}}"#),
-        format!(r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000003","type":"job.event","session_id":"sess_1","job_id":"job_1","event_seq":1,"payload":{{"kind":"log","body":{{"message":"using {CRED} now"}}}}}}"#),
-        format!(r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000004","type":"session.error","session_id":"sess_1","payload":{{"code":"INVALID_REQUEST","message":"bad token {TOKEN}"}}}}"#),
+        format!(
+            r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000002","type":"job.accepted","session_id":"sess_1","job_id":"job_1","payload":{{"job_id":"job_1","credentials":[{{"kind":"api_key","value":"{CRED}"}}]}}}}"#
+        ),
+        format!(
+            r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000003","type":"job.event","session_id":"sess_1","job_id":"job_1","event_seq":1,"payload":{{"kind":"log","body":{{"message":"using {CRED} now"}}}}}}"#
+        ),
+        format!(
+            r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000004","type":"session.error","session_id":"sess_1","payload":{{"code":"INVALID_REQUEST","message":"bad token {TOKEN}"}}}}"#
+        ),
     ];
     let echo: Vec<String> = frames.iter().map(|f| format!("echo '{f}'")).collect();
     let target = format!(
@@ -367,7 +397,13 @@ fn secrets_the_target_writes_back_reach_no_output() {
     let files = ["r.json", "r.xml", "r.html", "b.yaml"].map(|f| d.join(f));
     let out = Command::new(BIN)
         .args(["--cases", d.join("cases").to_str().unwrap()])
-        .args(["--profile", profile.to_str().unwrap(), "--target", &target, "-v"])
+        .args([
+            "--profile",
+            profile.to_str().unwrap(),
+            "--target",
+            &target,
+            "-v",
+        ])
         .args(["--json", files[0].to_str().unwrap()])
         .args(["--junit", files[1].to_str().unwrap()])
         .args(["--html", files[2].to_str().unwrap()])
@@ -382,7 +418,10 @@ fn secrets_the_target_writes_back_reach_no_output() {
     );
     assert_eq!(out.status.code(), Some(1), "{console}");
     // The run did see them: the evidence is there, redacted.
-    assert!(console.contains("leaked [REDACTED] and [REDACTED]"), "{console}");
+    assert!(
+        console.contains("leaked [REDACTED] and [REDACTED]"),
+        "{console}"
+    );
     assert!(console.contains("using [REDACTED] now"), "{console}");
     let mut outputs = vec![("console".to_string(), console)];
     for f in &files {

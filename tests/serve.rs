@@ -175,6 +175,9 @@ fn a_wrong_token_is_reported_as_an_authentication_failure() {
     assert!(text.contains("authentication failed"), "{text}");
     assert!(text.contains("`tokens.alice`"), "{text}");
     assert!(!text.contains("earlier ARCP vocabulary"), "{text}");
-    assert!(!text.contains("wrong-token-canary-1"), "the token is redacted: {text}");
+    assert!(
+        !text.contains("wrong-token-canary-1"),
+        "the token is redacted: {text}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -747,9 +747,17 @@ pub(crate) fn auth_refusal(v: &Value) -> bool {
 fn auth_wording(reason: &str) -> bool {
     let r = reason.to_lowercase();
     (r.contains("closed the transport") || r.contains("crashed"))
-        && ["unauth", "authenticat", "invalid token", "bad token", "forbidden", "401", "403"]
-            .iter()
-            .any(|w| r.contains(w))
+        && [
+            "unauth",
+            "authenticat",
+            "invalid token",
+            "bad token",
+            "forbidden",
+            "401",
+            "403",
+        ]
+        .iter()
+        .any(|w| r.contains(w))
 }
 
 fn check_code(frame: &Frame, code: Option<&str>) -> StepResult {

@@ -18,7 +18,11 @@ pub fn print(text: &str) {
     }
     let text = crate::redact::output(text);
     let mut out = std::io::stdout().lock();
-    if out.write_all(text.as_bytes()).and_then(|_| out.flush()).is_err() {
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);
     }
 }
