@@ -843,6 +843,7 @@ struct RawExpectError {
     within: Option<Dur>,
     #[serde(rename = "in")]
     source: Option<ErrorSource>,
+    or_close: Option<bool>,
 }
 map_de!(ExpectErrorDe, RawExpectError => ExpectError, "an expect_error mapping",
 |r: RawExpectError| Ok(ExpectError {
@@ -850,6 +851,7 @@ map_de!(ExpectErrorDe, RawExpectError => ExpectError, "an expect_error mapping",
     code: r.code.map(|c| c.0),
     within: r.within.map(|d| d.0).unwrap_or(DEFAULT_EXPECT_WITHIN),
     source: r.source.unwrap_or_default(),
+    or_close: r.or_close.unwrap_or(false),
 }));
 
 #[derive(Deserialize)]

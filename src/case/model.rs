@@ -546,6 +546,8 @@ pub struct ExpectError {
     pub within: Duration,
     /// Which kind of message carries the error.
     pub source: ErrorSource,
+    /// As [`Expect::or_close`].
+    pub or_close: bool,
 }
 
 /// Where an expected error may appear.

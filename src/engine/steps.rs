@@ -457,6 +457,9 @@ impl Run<'_> {
             ErrorSource::ToolResult => tool,
             ErrorSource::Any => json!({"$one_of": [session_error, job_error, tool]}),
         };
+        if e.or_close {
+            self.sess(&e.session)?.close_allowed = true;
+        }
         self.await_match(&e.session, &pattern, e.within, false, "")
             .await
             .map(|_| ())
