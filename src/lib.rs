@@ -22,6 +22,7 @@ pub mod probe;
 pub mod profile;
 pub mod redact;
 pub mod report;
+pub mod retained;
 pub mod runtime;
 pub mod schema;
 pub mod suite;

@@ -67,6 +67,21 @@ impl Default for Tokens {
 }
 
 impl Tokens {
+    /// Put every token in the run-wide secret registry ([`crate::redact::register`]).
+    pub fn register_secrets(&self) {
+        for t in [
+            Some(&self.alice),
+            self.alice2.as_ref(),
+            self.bob.as_ref(),
+            Some(&self.invalid),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            crate::redact::register(t);
+        }
+    }
+
     pub fn for_principal(&self, alias: &str) -> Option<String> {
         match alias {
             "alice" => Some(self.alice.clone()),

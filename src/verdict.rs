@@ -145,6 +145,9 @@ pub struct WireEntry {
     pub session: String,
     pub dir: Direction,
     pub text: String,
+    /// The case's share of the run's log budget, released with the log.
+    #[serde(skip)]
+    pub kept: Option<std::sync::Arc<crate::retained::LogCharge>>,
 }
 
 impl fmt::Display for WireEntry {

@@ -249,3 +249,44 @@ fn serve_stdio_flushes_its_last_frame_before_exiting() {
         );
     }
 }
+
+/// A profile with a token the runtime refuses: the handshake says that
+/// authentication failed and names the profile key, not another vocabulary.
+#[test]
+fn a_wrong_token_is_reported_as_an_authentication_failure() {
+    let d = std::env::temp_dir().join(format!("arcp-conform-wrongtoken-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("cases")).unwrap();
+    std::fs::write(
+        d.join("cases/c.yaml"),
+        "id: t.pass\ntitle: welcome\nsections: [\"6.2\"]\nlevel: MUST\nrequirement: \"welcome\"\nsteps:\n  - open: {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("p.yaml"),
+        "name: wrong\ntokens: {alice: wrong-token-canary-1, invalid: also-wrong}\n",
+    )
+    .unwrap();
+    let target = format!("{BIN} serve --stdio");
+    let out = std::process::Command::new(BIN)
+        .args(["--cases", d.join("cases").to_str().unwrap()])
+        .args(["--profile", d.join("p.yaml").to_str().unwrap()])
+        .args(["--target", &target, "-v"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("authentication failed"), "{text}");
+    assert!(text.contains("`tokens.alice`"), "{text}");
+    assert!(!text.contains("earlier ARCP vocabulary"), "{text}");
+    assert!(
+        !text.contains("wrong-token-canary-1"),
+        "the token is redacted: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}

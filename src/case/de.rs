@@ -854,6 +854,7 @@ struct RawExpect {
     pattern: Pattern,
     within: Option<SpanDe>,
     next: Option<bool>,
+    or_close: Option<bool>,
     capture: Option<BTreeMap<CaptureNameKey, Pointer>>,
 }
 map_de!(ExpectDe, RawExpect => Expect, "an expect mapping with `match`",
@@ -862,6 +863,7 @@ map_de!(ExpectDe, RawExpect => Expect, "an expect mapping with `match`",
     pattern: r.pattern.0,
     within: r.within.map(|d| d.0).unwrap_or_else(|| Span::fixed(DEFAULT_EXPECT_WITHIN)),
     next: r.next.unwrap_or(false),
+    or_close: r.or_close.unwrap_or(false),
     capture: captures(r.capture),
 }));
 
@@ -873,6 +875,7 @@ struct RawExpectError {
     within: Option<SpanDe>,
     #[serde(rename = "in")]
     source: Option<ErrorSource>,
+    or_close: Option<bool>,
 }
 map_de!(ExpectErrorDe, RawExpectError => ExpectError, "an expect_error mapping",
 |r: RawExpectError| Ok(ExpectError {
@@ -880,6 +883,7 @@ map_de!(ExpectErrorDe, RawExpectError => ExpectError, "an expect_error mapping",
     code: r.code.map(|c| c.0),
     within: r.within.map(|d| d.0).unwrap_or_else(|| Span::fixed(DEFAULT_EXPECT_WITHIN)),
     source: r.source.unwrap_or_default(),
+    or_close: r.or_close.unwrap_or(false),
 }));
 
 #[derive(Deserialize)]

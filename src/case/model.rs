@@ -551,6 +551,10 @@ pub struct Expect {
     /// `false` (default): skip frames that do not match; `true`: the very
     /// next frame must match.
     pub next: bool,
+    /// The target may close the transport from this step on: the case then
+    /// ends with its level's verdict (INFO for a MAY), not the ERROR of an
+    /// unexpected close.
+    pub or_close: bool,
     /// Name -> JSON pointer (starting with `/`) into the matched frame.
     pub capture: BTreeMap<String, String>,
 }
@@ -564,6 +568,8 @@ pub struct ExpectError {
     pub within: Span,
     /// Which kind of message carries the error.
     pub source: ErrorSource,
+    /// As [`Expect::or_close`].
+    pub or_close: bool,
 }
 
 /// Where an expected error may appear.

@@ -365,6 +365,7 @@ fn every_step_kind() {
             code: Some("INVALID_REQUEST".into()),
             within: Duration::from_secs(1).into(),
             source: ErrorSource::SessionError,
+            or_close: false,
         })
     );
     assert_eq!(
@@ -374,6 +375,7 @@ fn every_step_kind() {
             code: None,
             within: DEFAULT_EXPECT_WITHIN.into(),
             source: ErrorSource::Any,
+            or_close: false,
         })
     );
     assert_eq!(

@@ -88,6 +88,8 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
             "--timeout-scale must be a positive number".into(),
         ));
     }
+    crate::cli::check_target(Some(&args.target))?;
+    crate::cli::check_jobs(Some(args.jobs))?;
     let cases = select(&args)?;
     let mut target = ClientTarget::new(args.target.clone(), args.transport);
     if let Some(n) = &args.name {
@@ -98,11 +100,11 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
     let total = cases.len();
     let quiet = args.output.quiet;
     if !quiet {
-        println!(
+        crate::report::console::println(&format!(
             "arcp-conform {}: {total} client cases against {}",
             env!("CARGO_PKG_VERSION"),
             target.describe()
-        );
+        ));
     }
     let opts = RunOptions::new(
         args.jobs.max(1),
@@ -135,7 +137,7 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
 pub async fn driver(args: DriverArgs) -> Result<i32, UsageError> {
     if args.list_faults {
         for f in ClientFault::ALL {
-            println!("{:<24} {}", f.name(), f.describe());
+            crate::report::console::println(&format!("{:<24} {}", f.name(), f.describe()));
         }
         return Ok(0);
     }

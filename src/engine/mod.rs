@@ -91,6 +91,12 @@ pub(crate) struct Wire {
     entries: Arc<Mutex<Vec<WireEntry>>>,
     /// Values known to be secret (credential values the client role handed out).
     secrets: Option<crate::redact::Secrets>,
+    /// The log's bytes on the run's budget ([`crate::retained`]).
+    kept: Arc<crate::retained::LogCharge>,
+    /// Entries and bytes not kept once the budget was spent.
+    cut: Arc<Mutex<(usize, usize)>>,
+    /// Bytes of this case's frames waiting for a step ([`crate::retained::Charge`]).
+    pub(crate) frames: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The shortest wall-clock wait for anything the target must do.
@@ -109,20 +115,36 @@ impl Wire {
             start: Instant::now(),
             entries: Arc::new(Mutex::new(vec![])),
             secrets,
+            kept: Arc::default(),
+            cut: Arc::default(),
+            frames: Arc::default(),
         }
+    }
+
+    fn cut(&self, bytes: usize) {
+        let mut c = self.cut.lock().unwrap();
+        c.0 += 1;
+        c.1 += bytes;
     }
 
     pub(crate) fn log(&self, session: &str, dir: Direction, text: &str) {
         let mut e = self.entries.lock().unwrap();
-        if e.len() >= WIRE_LIMIT {
+        if e.len() >= WIRE_LIMIT || self.kept.bytes() >= crate::retained::CASE_LOG_BYTES {
+            self.cut(text.len());
             return;
         }
         let text = self.excerpt(dir, text);
+        // The entry's text, its session name and the record around it.
+        if !self.kept.keep(text.len() + session.len() + 64) {
+            self.cut(text.len());
+            return;
+        }
         e.push(WireEntry {
             t_ms: self.start.elapsed().as_secs_f64() * 1000.0,
             session: session.to_string(),
             dir,
             text,
+            kept: Some(self.kept.clone()),
         });
     }
 
@@ -178,8 +200,24 @@ impl Wire {
         text
     }
 
+    /// The log, ending with a marker when entries were not kept.
     pub(crate) fn take(&self) -> Vec<WireEntry> {
-        std::mem::take(&mut self.entries.lock().unwrap())
+        let mut entries = std::mem::take(&mut *self.entries.lock().unwrap());
+        let (n, bytes) = std::mem::take(&mut *self.cut.lock().unwrap());
+        if n > 0 {
+            entries.push(WireEntry {
+                t_ms: self.start.elapsed().as_secs_f64() * 1000.0,
+                session: "-".into(),
+                dir: Direction::Note,
+                text: format!(
+                    "wire log truncated: {n} more entries ({bytes} bytes) not kept (a case keeps at most {WIRE_LIMIT} entries and {} KiB; the run {} MiB of logs)",
+                    crate::retained::CASE_LOG_BYTES / 1024,
+                    crate::retained::LOG_BYTES / (1024 * 1024)
+                ),
+                kept: None,
+            });
+        }
+        entries
     }
 }
 
@@ -234,10 +272,22 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
         }
     };
     let harness_lag = lag.stop();
-    let stderr = run.stderr();
+    let mut stderr = run.stderr();
     let mut outcome = shared::outcome(result, case.level, run.current_line);
+    let processes: Vec<_> = run.sessions.values().filter_map(|s| s.process()).collect();
     run.close_all().await;
     outcome.violations = run.violations.take();
+    // Processes the target left outside its group were killed when it was stopped.
+    let left: Vec<String> = processes.iter().flat_map(|p| p.left_behind()).collect();
+    if !left.is_empty() {
+        let line = format!(
+            "the target left {} process(es) behind outside its process group, killed by the harness: {}",
+            left.len(),
+            left.join(", ")
+        );
+        run.wire.log("-", Direction::Note, &line);
+        stderr.push_str(&format!("[harness] {line}\n"));
+    }
     // Failure text quotes frames: no secret may reach a report through it.
     for v in &mut outcome.violations {
         v.detail = crate::redact::scrub_text(&v.detail);

@@ -235,9 +235,24 @@ impl Run<'_> {
     ) -> StepResult {
         let within = crate::case::DEFAULT_EXPECT_WITHIN;
         let pattern = json!({"type": {"$one_of": ["session.welcome", "session.error"]}});
-        let frame = self
+        let key = format!("tokens.{}", self.sess(name)?.principal);
+        let frame = match self
             .await_match(name, &pattern, within, false, &format!("a reply to {sent}"))
-            .await?;
+            .await
+        {
+            // A close right after hello, worded as an auth refusal, is one.
+            Err(Stop::Error { reason, origin })
+                if matches!(expect, HelloOutcome::Welcome) && auth_wording(&reason) =>
+            {
+                return Err(Stop::Error {
+                    reason: format!(
+                        "authentication failed: the target refused {sent} with the profile's `{key}` ({reason})"
+                    ),
+                    origin,
+                });
+            }
+            r => r?,
+        };
         match (frame.kind(), expect) {
             ("session.welcome", HelloOutcome::Welcome) => {
                 let theirs = crate::wire::feature::offered(&frame.value["payload"]);
@@ -277,6 +292,14 @@ impl Run<'_> {
                         .map(|c| format!(" with code {c}"))
                         .unwrap_or_default()
                 )),
+                actual: Some(matcher::show(&frame.value)),
+            }),
+            (_, HelloOutcome::Welcome) if auth_refusal(&frame.value) => Err(Stop::Fail {
+                reason: format!(
+                    "authentication failed: {sent} was refused with {} for the profile's `{key}`; put a token the target accepts there",
+                    frame.value["payload"]["code"].as_str().unwrap_or("?")
+                ),
+                expected: Some("session.welcome".into()),
                 actual: Some(matcher::show(&frame.value)),
             }),
             (_, HelloOutcome::Welcome) => Err(Stop::Fail {
@@ -412,6 +435,9 @@ impl Run<'_> {
 
     async fn expect(&mut self, e: &Expect) -> Result<Frame, Stop> {
         let pattern = self.render(&e.pattern)?;
+        if e.or_close {
+            self.sess(&e.session)?.close_allowed = true;
+        }
         let frame = self
             .await_match(&e.session, &pattern, self.span(&e.within)?, e.next, "")
             .await?;
@@ -438,6 +464,9 @@ impl Run<'_> {
             ErrorSource::ToolResult => tool,
             ErrorSource::Any => json!({"$one_of": [session_error, job_error, tool]}),
         };
+        if e.or_close {
+            self.sess(&e.session)?.close_allowed = true;
+        }
         self.await_match(&e.session, &pattern, self.span(&e.within)?, false, "")
             .await
             .map(|_| ())
@@ -722,6 +751,32 @@ impl Run<'_> {
         let r = self.render(&a.right)?;
         shared::assert_values(a, &l, &r)
     }
+}
+
+/// A `session.error` refusing the credentials (§12: UNAUTHENTICATED, PERMISSION_DENIED).
+pub(crate) fn auth_refusal(v: &Value) -> bool {
+    v["type"] == "session.error"
+        && matches!(
+            v.pointer("/payload/code").and_then(Value::as_str),
+            Some("UNAUTHENTICATED" | "PERMISSION_DENIED")
+        )
+}
+
+/// A close reason (WebSocket close text, stderr) that speaks of a refused credential.
+fn auth_wording(reason: &str) -> bool {
+    let r = reason.to_lowercase();
+    (r.contains("closed the transport") || r.contains("crashed"))
+        && [
+            "unauth",
+            "authenticat",
+            "invalid token",
+            "bad token",
+            "forbidden",
+            "401",
+            "403",
+        ]
+        .iter()
+        .any(|w| r.contains(w))
 }
 
 fn check_code(frame: &Frame, code: Option<&str>) -> StepResult {

@@ -163,7 +163,10 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
         reason: reason.clone(),
         action,
     };
-    if outcome.verdict == Verdict::Error {
+    let closed = !reason.contains("crashed")
+        && (reason.contains("transport closed") || reason.contains("transport is closed"));
+    // A close mid-case is an ERROR too; it is judged as a drop below.
+    if outcome.verdict == Verdict::Error && !closed {
         if outcome.origin == Some(Origin::Harness) {
             let short: String = reason.chars().take(60).collect();
             return Some(judged("harness", message, short));

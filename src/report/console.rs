@@ -5,6 +5,33 @@ use crate::verdict::Verdict;
 use std::collections::BTreeMap;
 use std::io::Write;
 
+/// Set once stdout is gone (a pager or `head` quit).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Write `text` to stdout, secrets redacted. A closed stdout (EPIPE) stops
+/// the printing, never the run: reports are still written and the exit code
+/// still tells. `println!` would panic instead.
+pub fn print(text: &str) {
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let text = crate::redact::output(text);
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// [`print`] with a newline.
+pub fn println(text: &str) {
+    print(&format!("{text}\n"));
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,

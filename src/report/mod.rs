@@ -372,11 +372,13 @@ impl RunReport {
             .map_err(|e| format!("{}: not a result file: {e}", path.display()))
     }
 
+    /// The `--json` text (secrets are redacted by the writer, [`crate::redact::output`]).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
     pub fn write_json(&self, path: &std::path::Path) -> std::io::Result<()> {
-        std::fs::write(
-            path,
-            serde_json::to_string_pretty(self).unwrap_or_default() + "\n",
-        )
+        std::fs::write(path, crate::redact::output(&self.to_json()))
     }
 }
 
