@@ -51,10 +51,18 @@ pub fn suite_runtime_config(scale: f64) -> RuntimeConfig {
 impl Target {
     pub fn embedded(config: RuntimeConfig) -> Target {
         let clock = config.clock.clone();
+        crate::profile::Tokens::default().register_secrets();
+        // What a profile of this runtime would say about it.
+        let limits = crate::limits::Limits {
+            heartbeat_sec: Some(config.heartbeat_interval.as_secs_f64()),
+            resume_window_sec: Some(config.resume_window.as_secs_f64()),
+            replay_buffer: Some(config.replay_buffer_cap as u64),
+        };
         Target {
             kind: Kind::Embedded(config),
             profile: Profile {
                 name: "embedded".into(),
+                limits,
                 ..Profile::default()
             },
             transport: TransportOptions::default(),
@@ -69,6 +77,7 @@ impl Target {
         transport: TransportOptions,
     ) -> Result<Target, TransportError> {
         let clock: SharedClock = ScaledClock::shared(profile.time_scale);
+        profile.tokens.register_secrets();
         let kind = if spec.starts_with("ws://") || spec.starts_with("wss://") {
             let server = match &profile.command {
                 Some(cmd) => Some(transport::process::spawn_server(

@@ -98,6 +98,9 @@ faults! {
     NoHelloRequired = "no-hello-required": "serves messages sent before session.hello (§6.2)",
     AcceptAnyVersion = "accept-any-version": "accepts any arcp envelope version (§5)",
     CrossPrincipalLeak = "cross-principal-leak": "lets other principals subscribe and sends them the submitter's credentials (§14)",
+    ProgressOverTotal = "progress-over-total": "reports progress with current above total (§8.2.1)",
+    MigrateAgentVersion = "migrate-agent-version": "shows a running job under another agent version in listings and subscriptions (§7.5)",
+    IdempotentPayloadDiffers = "idempotent-payload-differs": "answers an idempotent resubmission with a job.accepted payload of its own (§7.2)",
 }
 
 impl fmt::Display for Fault {
