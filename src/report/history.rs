@@ -75,10 +75,8 @@ pub fn diff(old: &RunReport, new: &RunReport) -> Vec<String> {
             ));
         }
     }
-    let old_map: BTreeMap<&str, &CaseRecord> =
-        old.records().map(|c| (c.id.as_str(), c)).collect();
-    let new_map: BTreeMap<&str, &CaseRecord> =
-        new.records().map(|c| (c.id.as_str(), c)).collect();
+    let old_map: BTreeMap<&str, &CaseRecord> = old.records().map(|c| (c.id.as_str(), c)).collect();
+    let new_map: BTreeMap<&str, &CaseRecord> = new.records().map(|c| (c.id.as_str(), c)).collect();
     for (id, n) in &new_map {
         match old_map.get(id) {
             // Result files before invariant entries: a rule that held is no news.
