@@ -49,10 +49,7 @@ fn main() {
             let results = rt.block_on(run_all(
                 cases.clone(),
                 target.clone(),
-                RunOptions {
-                    jobs,
-                    engine: EngineOptions::default(),
-                },
+                RunOptions::new(jobs, EngineOptions::default()),
                 |_| {},
             ));
             let wall = t0.elapsed().as_secs_f64();

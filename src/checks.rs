@@ -1,13 +1,15 @@
 //! Checks applied to every frame a target sends, in every case. A violation
-//! fails the case whatever its steps say, naming the rule it broke.
+//! is a finding of its own: the case records it ([`Tally`]) and keeps the
+//! verdict of its own steps; the report lists each broken rule once, with
+//! every case it was seen in (one root cause, one finding).
 
-use crate::verdict::Level;
+use crate::verdict::{Level, Sighting};
 use crate::wire::{ErrorCode, EventKind, Feature, MessageType};
 use serde_json::Value;
 use std::collections::HashMap;
 
 /// A rule checked on every frame, with the spec sentence it comes from.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize)]
 pub struct Invariant {
     pub id: &'static str,
     pub section: &'static str,
@@ -61,6 +63,59 @@ invariant!(
     "Terminal states are success, error, cancelled, and timed_out."
 );
 
+// Found by going through the ordering and lifecycle rules of §7, §8 (and
+// the lease and credential rules a frame stream shows): each is a MUST,
+// MUST NOT or SHOULD sentence, quoted as written. docs/invariants.md lists
+// them with the rules considered and left out (no RFC 2119 keyword).
+invariant!(
+    CHUNK_ORDER,
+    "frame.chunk-order",
+    "8.4",
+    "The chunks for one `result_id` MUST be emitted in order."
+);
+invariant!(
+    CHUNK_NO_INLINE,
+    "frame.chunk-no-inline",
+    "8.4",
+    "Implementations MUST NOT mix inline result and `result_chunk` in the same job."
+);
+invariant!(
+    CHUNK_RESULT_ID,
+    "frame.chunk-result-id",
+    "8.4",
+    "Once a `result_chunk` is emitted, the terminating `job.result` MUST carry `result_id`."
+);
+pub const PROGRESS_TOTAL: Invariant = Invariant {
+    id: "frame.progress-total",
+    section: "8.2.1",
+    level: Level::Should,
+    requirement: "If `total` is present, `current` SHOULD be ≤ `total`.",
+};
+invariant!(
+    AGENT_VERSION,
+    "frame.agent-version",
+    "7.5",
+    "Once resolved, a job's agent version is fixed; the runtime MUST NOT migrate a running job to a different version."
+);
+invariant!(
+    IDEMPOTENT_ACCEPTED,
+    "frame.idempotent-accepted",
+    "7.2",
+    "If `idempotency_key` is present on `job.submit`, the runtime MUST return the same `job.accepted` payload for any subsequent submission with the same key and identical parameters."
+);
+invariant!(
+    CREDENTIAL_REUSE,
+    "frame.credential-reuse",
+    "9.8.2",
+    "Credentials are scoped to a single job. The runtime MUST NOT reuse a credential `value` across jobs."
+);
+invariant!(
+    DELEGATE_LEASE,
+    "frame.delegate-lease",
+    "9.4",
+    "A delegated lease MUST be a strict subset of the delegating lease."
+);
+
 pub const ALL: &[&Invariant] = &[
     &SCHEMA,
     &EVENT_SEQ,
@@ -69,6 +124,14 @@ pub const ALL: &[&Invariant] = &[
     &CREDENTIALS,
     &BUDGET,
     &TERMINAL,
+    &CHUNK_ORDER,
+    &CHUNK_NO_INLINE,
+    &CHUNK_RESULT_ID,
+    &PROGRESS_TOTAL,
+    &AGENT_VERSION,
+    &IDEMPOTENT_ACCEPTED,
+    &CREDENTIAL_REUSE,
+    &DELEGATE_LEASE,
 ];
 
 #[derive(Debug, Clone)]
@@ -98,6 +161,46 @@ impl Violation {
     }
 }
 
+/// The violations of one case, one [`Sighting`] per rule: a target that
+/// breaks a rule on every frame costs a counter, not memory.
+#[derive(Debug, Default)]
+pub struct Tally(Vec<Sighting>);
+
+impl Tally {
+    /// Count `v`; keep its evidence if it is the rule's first violation.
+    pub fn add(&mut self, v: &Violation, session: &str, frame: String, t_ms: f64) {
+        let id = v.invariant.id;
+        match self.0.iter_mut().find(|s| s.invariant.id == id) {
+            Some(s) => s.count += 1,
+            None => self.0.push(Sighting {
+                invariant: v.invariant,
+                count: 1,
+                detail: v.detail.clone(),
+                session: session.to_string(),
+                frame,
+                t_ms,
+            }),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The sightings, in the order the rules were first broken.
+    pub fn take(&mut self) -> Vec<Sighting> {
+        std::mem::take(&mut self.0)
+    }
+}
+
+/// Every rule of both suites, for looking one up by id.
+pub fn by_id(id: &str) -> Option<&'static Invariant> {
+    ALL.iter()
+        .chain(crate::clienttest::checks::ALL)
+        .copied()
+        .find(|i| i.id == id)
+}
+
 #[derive(Default)]
 struct SessionView {
     principal: String,
@@ -111,6 +214,11 @@ struct SessionView {
     /// counters, and a resume replays those repeats again (without the
     /// `job.subscribed` that announced them).
     replayed: HashMap<String, u32>,
+    /// Last `chunk_seq` per (job, result_id) since the session began,
+    /// resumed or replayed the job's history.
+    chunks: HashMap<(String, String), u64>,
+    /// Jobs that streamed a `result_chunk` in this session.
+    chunked: std::collections::HashSet<String>,
 }
 
 /// Watches every inbound frame of one case.
@@ -119,6 +227,14 @@ pub struct Monitor {
     sessions: HashMap<String, SessionView>,
     /// Credential value -> principal that submitted its job.
     credentials: HashMap<String, String>,
+    /// Credential value -> the job whose `job.accepted` issued it.
+    credential_jobs: HashMap<String, String>,
+    /// Job -> the resolved `name@version` first shown for it.
+    agents: HashMap<String, String>,
+    /// Job -> its first `job.accepted` payload (any session of the case).
+    accepted: HashMap<String, Value>,
+    /// Job -> its effective lease and `expires_at`, as accepted or subscribed.
+    leases: HashMap<String, (crate::wire::lease::Lease, Option<String>)>,
     /// Validate frames against the JSON Schemas.
     pub schema: bool,
 }
@@ -156,6 +272,7 @@ impl Monitor {
             v.next_seq = Some(last_event_seq + 1);
             v.terminal.clear();
             v.budget.clear();
+            v.chunks.clear();
         }
     }
 
@@ -217,6 +334,104 @@ impl Monitor {
             }
         }
         retryable(&payload, &mut flag);
+        let payload_job = payload
+            .get("job_id")
+            .and_then(Value::as_str)
+            .unwrap_or(&job)
+            .to_string();
+        if kind == Some(MessageType::JobAccepted) && !payload_job.is_empty() {
+            match self.accepted.get(&payload_job) {
+                Some(first) if !crate::engine::shared::json_eq(first, &payload) => flag(
+                    &IDEMPOTENT_ACCEPTED,
+                    format!(
+                        "a second job.accepted for job {payload_job} differs from the first: {}",
+                        crate::matcher::matches(first, &payload)
+                            .err()
+                            .or_else(|| crate::matcher::matches(&payload, first).err())
+                            .map_or("(numbers)".to_string(), |m| m.to_string())
+                    ),
+                ),
+                Some(_) => {}
+                None => {
+                    self.accepted.insert(payload_job.clone(), payload.clone());
+                }
+            }
+            for c in payload
+                .get("credentials")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(val) = c.get("value").and_then(Value::as_str) {
+                    let owner = self
+                        .credential_jobs
+                        .entry(val.to_string())
+                        .or_insert_with(|| payload_job.clone());
+                    if *owner != payload_job {
+                        flag(
+                            &CREDENTIAL_REUSE,
+                            format!(
+                                "job {payload_job} was issued the credential value already issued to job {owner}"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        // The resolved agent of a job, wherever it is shown.
+        let shown: Vec<(String, String)> = match kind {
+            Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed) => payload
+                .get("agent")
+                .and_then(Value::as_str)
+                .map(|a| (payload_job.clone(), a.to_string()))
+                .into_iter()
+                .collect(),
+            Some(MessageType::SessionJobs) => payload
+                .get("jobs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|j| {
+                    Some((
+                        j.get("job_id")?.as_str()?.to_string(),
+                        j.get("agent")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect(),
+            _ => vec![],
+        };
+        for (j, agent) in shown {
+            // Only resolved references (`name@version`) say which version runs.
+            if j.is_empty() || !agent.contains('@') {
+                continue;
+            }
+            let first = self
+                .agents
+                .entry(j.clone())
+                .or_insert_with(|| agent.clone());
+            if *first != agent {
+                flag(
+                    &AGENT_VERSION,
+                    format!("job {j} was shown as `{first}`, now as `{agent}`"),
+                );
+            }
+        }
+
+        if matches!(
+            kind,
+            Some(MessageType::JobAccepted) | Some(MessageType::JobSubscribed)
+        ) {
+            if let Some(l) = payload
+                .get("lease")
+                .and_then(|l| serde_json::from_value(l.clone()).ok())
+            {
+                let exp = payload
+                    .pointer("/lease_constraints/expires_at")
+                    .and_then(Value::as_str)
+                    .map(String::from);
+                self.leases.entry(payload_job.clone()).or_insert((l, exp));
+            }
+        }
 
         let Some(view) = self.sessions.get_mut(session) else {
             return out;
@@ -282,7 +497,69 @@ impl Monitor {
                 .unwrap_or(&job);
             *view.replayed.entry(j.to_string()).or_default() += 1;
         }
+        if replay {
+            let j = payload_job.clone();
+            view.chunks.retain(|(cj, _), _| *cj != j);
+        }
         let repeats = view.replayed.get(&job).copied().unwrap_or(0);
+        if kind == Some(MessageType::JobEvent) {
+            let body = &payload["body"];
+            match payload.get("kind").and_then(Value::as_str) {
+                Some("result_chunk") => {
+                    view.chunked.insert(job.clone());
+                    if let (Some(rid), Some(seq)) = (
+                        body.get("result_id").and_then(Value::as_str),
+                        body.get("chunk_seq").and_then(Value::as_u64),
+                    ) {
+                        let key = (job.clone(), rid.to_string());
+                        if let Some(prev) = view.chunks.get(&key).filter(|p| seq <= **p) {
+                            flag(
+                                &CHUNK_ORDER,
+                                format!("chunk_seq {seq} of result {rid} after chunk_seq {prev}"),
+                            );
+                        }
+                        view.chunks.insert(key, seq);
+                    }
+                }
+                Some("delegate") => {
+                    if let Some((lease, exp)) = self.leases.get(&job) {
+                        if let Some(why) =
+                            delegate_beyond(lease, exp.as_deref(), &view.budget, &job, body)
+                        {
+                            flag(&DELEGATE_LEASE, why);
+                        }
+                    }
+                }
+                Some("progress") => {
+                    if let (Some(cur), Some(total)) = (
+                        body.get("current").and_then(Value::as_f64),
+                        body.get("total").and_then(Value::as_f64),
+                    ) {
+                        if cur > total {
+                            flag(
+                                &PROGRESS_TOTAL,
+                                format!("progress current {cur} above total {total}"),
+                            );
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        if kind == Some(MessageType::JobResult) && view.chunked.contains(&job) {
+            if payload.get("result").is_some() {
+                flag(
+                    &CHUNK_NO_INLINE,
+                    format!("job {job} streamed result chunks, then its job.result carried an inline result"),
+                );
+            }
+            if payload.get("result_id").is_none() {
+                flag(
+                    &CHUNK_RESULT_ID,
+                    format!("job {job} streamed result chunks, then its job.result carried no result_id"),
+                );
+            }
+        }
         if kind.is_some_and(MessageType::is_terminal) && !job.is_empty() {
             let n = view.terminal.entry(job.clone()).or_default();
             *n += 1;
@@ -363,6 +640,51 @@ impl Monitor {
         }
         out
     }
+}
+
+/// Why the lease of a `delegate` event of `job` reaches beyond the parent's
+/// (§9.4): a capability it does not grant, more budget than the parent's
+/// last known counter (counters only go down, so never too strict), or a
+/// later `expires_at`.
+fn delegate_beyond(
+    parent: &crate::wire::lease::Lease,
+    parent_expiry: Option<&str>,
+    counters: &HashMap<(String, String), f64>,
+    job: &str,
+    body: &Value,
+) -> Option<String> {
+    use crate::wire::lease;
+    let child: lease::Lease = serde_json::from_value(body.get("lease")?.clone()).ok()?;
+    let remaining: lease::Budget = counters
+        .iter()
+        .filter(|((j, _), _)| j == job)
+        .map(|((_, c), v)| (c.clone(), *v))
+        .collect();
+    let mut known = parent.clone();
+    // Without a counter for the job the budget cannot be judged here.
+    if remaining.is_empty() {
+        known.remove("cost.budget");
+    }
+    let mut judged = child.clone();
+    if remaining.is_empty() {
+        judged.remove("cost.budget");
+    }
+    if let Some(why) = lease::subset_violation(&known, &remaining, &judged) {
+        return Some(format!("delegate of job {job}: {why}"));
+    }
+    let child_exp = body
+        .pointer("/lease_constraints/expires_at")
+        .and_then(Value::as_str)?;
+    let (c, p) = (
+        lease::parse_expires_at(child_exp).ok()?,
+        lease::parse_expires_at(parent_expiry?).ok()?,
+    );
+    (c > p).then(|| {
+        format!(
+            "delegate of job {job}: child expires_at {child_exp} is later than the parent's {}",
+            parent_expiry.unwrap_or("")
+        )
+    })
 }
 
 /// LEASE_EXPIRED and BUDGET_EXHAUSTED must carry `retryable: false`
@@ -454,6 +776,104 @@ mod tests {
         assert_eq!(run(&mut m, "a", term(8)), ["frame.terminal-once"]);
         m.resumed("a", 6);
         assert!(run(&mut m, "a", term(7)).is_empty());
+    }
+
+    #[test]
+    fn catches_chunk_order_inline_mix_missing_result_id_and_progress_over_total() {
+        let mut m = Monitor::new();
+        m.schema = false;
+        m.opened(
+            "a",
+            "alice",
+            &["result_chunk".into(), "progress".into(), "subscribe".into()],
+        );
+        let chunk = |seq: u64, cs: u64| json!({"type": "job.event", "job_id": "j", "event_seq": seq, "payload": {"kind": "result_chunk", "body": {"result_id": "r", "chunk_seq": cs, "data": "x", "encoding": "utf8", "more": true}}});
+        assert!(run(&mut m, "a", chunk(1, 0)).is_empty());
+        assert!(run(&mut m, "a", chunk(2, 1)).is_empty());
+        assert_eq!(run(&mut m, "a", chunk(3, 1)), ["frame.chunk-order"]);
+        let progress = |seq: u64, cur: f64| json!({"type": "job.event", "job_id": "j", "event_seq": seq, "payload": {"kind": "progress", "body": {"current": cur, "total": 3}}});
+        assert!(run(&mut m, "a", progress(4, 3.0)).is_empty());
+        assert_eq!(run(&mut m, "a", progress(5, 4.0)), ["frame.progress-total"]);
+        let result = json!({"type": "job.result", "job_id": "j", "event_seq": 6, "payload": {"final_status": "success", "result": 1}});
+        assert_eq!(
+            run(&mut m, "a", result),
+            ["frame.chunk-no-inline", "frame.chunk-result-id"]
+        );
+        // A history replay sends the chunks again: not out of order.
+        let sub = json!({"type": "job.subscribed", "job_id": "j", "payload": {"job_id": "j", "replayed": true}});
+        assert!(run(&mut m, "a", sub).is_empty());
+        assert!(run(&mut m, "a", chunk(7, 0)).is_empty());
+        // Another job, no chunks: an inline result is fine.
+        let other = json!({"type": "job.result", "job_id": "k", "event_seq": 8, "payload": {"final_status": "success", "result": 1}});
+        assert!(run(&mut m, "a", other).is_empty());
+    }
+
+    #[test]
+    fn catches_migrated_versions_differing_resubmissions_and_reused_credentials() {
+        let mut m = Monitor::new();
+        m.schema = false;
+        let all = [
+            "list_jobs".into(),
+            "subscribe".into(),
+            "provisioned_credentials".into(),
+        ];
+        m.opened("a", "alice", &all);
+        m.opened("b", "alice", &all);
+        let accepted = |job: &str, agent: &str, cred: &str| json!({"type": "job.accepted", "job_id": job, "payload": {"job_id": job, "agent": agent, "credentials": [{"id": "c", "value": cred}]}});
+        assert!(run(&mut m, "a", accepted("j", "conformance@1.0.0", "v1")).is_empty());
+        // The same payload again (an idempotent resubmission), in any session.
+        assert!(run(&mut m, "b", accepted("j", "conformance@1.0.0", "v1")).is_empty());
+        assert_eq!(
+            run(&mut m, "b", accepted("j", "conformance@1.0.0", "v2")),
+            ["frame.idempotent-accepted"]
+        );
+        assert_eq!(
+            run(&mut m, "a", accepted("k", "conformance@1.0.0", "v1")),
+            ["frame.credential-reuse"]
+        );
+        let jobs = |agent: &str| json!({"type": "session.jobs", "payload": {"jobs": [{"job_id": "j", "agent": agent}]}});
+        assert!(run(&mut m, "a", jobs("conformance@1.0.0")).is_empty());
+        assert!(
+            run(&mut m, "a", jobs("conformance")).is_empty(),
+            "a bare name says no version"
+        );
+        assert_eq!(
+            run(&mut m, "b", jobs("conformance@2.0.0")),
+            ["frame.agent-version"]
+        );
+    }
+
+    #[test]
+    fn catches_a_delegated_lease_beyond_the_parent() {
+        let mut m = Monitor::new();
+        m.schema = false;
+        m.opened("a", "alice", &[]);
+        let accepted = json!({"type": "job.accepted", "job_id": "p", "payload": {"job_id": "p",
+            "lease": {"fs.read": ["/w/**"], "agent.delegate": ["echo"], "cost.budget": ["USD:5"]},
+            "lease_constraints": {"expires_at": "2030-01-01T00:00:00Z"}, "budget": {"USD": 5.0}}});
+        assert!(run(&mut m, "a", accepted).is_empty());
+        let delegate = |seq: u64, lease: Value, exp: &str| {
+            json!({"type": "job.event", "job_id": "p", "event_seq": seq,
+            "payload": {"kind": "delegate", "body": {"child_job_id": "c", "agent": "echo", "lease": lease,
+            "lease_constraints": {"expires_at": exp}}}})
+        };
+        let ok = json!({"fs.read": ["/w/src/**"], "cost.budget": ["USD:5"]});
+        assert!(run(&mut m, "a", delegate(1, ok, "2029-01-01T00:00:00Z")).is_empty());
+        let wider = json!({"fs.read": ["/**"]});
+        assert_eq!(
+            run(&mut m, "a", delegate(2, wider, "2029-01-01T00:00:00Z")),
+            ["frame.delegate-lease"]
+        );
+        let rich = json!({"cost.budget": ["USD:6"]});
+        assert_eq!(
+            run(&mut m, "a", delegate(3, rich, "2029-01-01T00:00:00Z")),
+            ["frame.delegate-lease"]
+        );
+        let later = json!({"fs.read": ["/w/**"]});
+        assert_eq!(
+            run(&mut m, "a", delegate(4, later, "2031-01-01T00:00:00Z")),
+            ["frame.delegate-lease"]
+        );
     }
 
     #[test]

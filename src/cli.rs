@@ -1,5 +1,6 @@
 //! Command line: parse flags, build a target and a case selection, run, report.
-//! Exit codes: 0 all passed, 1 a case failed, 2 bad usage or input.
+//! Exit codes: 0 all passed, 1 a case failed, 2 bad usage or input,
+//! 3 the target could not be started or reached.
 
 use crate::case::Case;
 use crate::engine::runner::{self, CaseResult, RunOptions};
@@ -67,8 +68,26 @@ enum Command {
     },
     /// Fuzz a runtime with generated sequences and mutated frames; write reproducers.
     Fuzz(Box<crate::fuzz::cli::FuzzArgs>),
-    /// Show what changed between two result files (--json output).
+    /// Show what changed between two result files (--json output), and why: the
+    /// implementation, the requirement's sentence, or the case.
     Diff { old: PathBuf, new: PathBuf },
+    /// Per requirement, its standing across result files in order (e.g. one per SDK
+    /// release) and when it started or stopped passing.
+    History {
+        /// Result files (--json output) in order, each `FILE` or `LABEL=FILE`; files
+        /// with the same label (e.g. a release's runtime and client suites) form one column.
+        #[arg(required = true, value_name = "[LABEL=]FILE")]
+        results: Vec<String>,
+        /// Write the Markdown here (default: stdout).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Write the HTML here.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// The spec's requirement sentences: diff two drafts, check one against the suite.
+    #[command(subcommand)]
+    Spec(crate::spec::cli::SpecCommand),
     /// Render cases × implementations from result files, as Markdown and HTML.
     Matrix {
         /// Result files (--json output), one per implementation.
@@ -134,6 +153,15 @@ pub struct RunArgs {
     /// (default: 10 for the embedded runtime, else the profile's, else 1).
     #[arg(long, value_name = "F")]
     time_scale: Option<f64>,
+    /// Wall seconds a case may need by its own designed waits (sleeps, waits
+    /// sized by the target's heartbeat or resume window); a case needing more
+    /// is UNTESTABLE, with the knob that would make it fit.
+    #[arg(long, default_value_t = 90.0, value_name = "SECS")]
+    max_case_time: f64,
+    /// Reruns, with deadlines twice as long each time, of a case that failed
+    /// only because a deadline passed; a pass on a rerun is reported flaky.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    retries: u32,
     /// Largest frame accepted from the target, in bytes.
     #[arg(long, default_value_t = crate::transport::DEFAULT_FRAME_CAP, value_name = "BYTES")]
     frame_cap: usize,
@@ -230,7 +258,7 @@ impl OutputArgs {
                     .starts_with(&format!("blocked by {}", runner::HANDSHAKE_ID));
             let show = !quiet || (fails && rec.baselined.is_none());
             if show && !blocked_by_handshake {
-                println!("{}", console::case_line(style, &rec, n, total));
+                console::println(&console::case_line(style, &rec, n, total));
             }
         }
     }
@@ -254,16 +282,19 @@ impl OutputArgs {
         let problems = baseline
             .map(|b| b.apply(&mut report, chrono::Utc::now().date_naive()))
             .unwrap_or_default();
-        let mut out = std::io::stdout().lock();
+        let mut out = Vec::new();
+        let _ = console::root_causes(&mut out, style, &report);
         let _ = console::failures(&mut out, style, &report, strict);
         let _ = console::summary(&mut out, style, &report);
+        console::print(&String::from_utf8_lossy(&out));
+        drop(out);
+        // Every report passes the run-wide secret registry on its way out.
         let write = |flag: &str, p: &std::path::Path, text: String| {
-            std::fs::write(p, text).map_err(|e| UsageError(format!("{flag} {}: {e}", p.display())))
+            std::fs::write(p, crate::redact::output(&text))
+                .map_err(|e| UsageError(format!("{flag} {}: {e}", p.display())))
         };
         if let Some(p) = &self.json {
-            report
-                .write_json(p)
-                .map_err(|e| UsageError(format!("--json {}: {e}", p.display())))?;
+            write("--json", p, report.to_json())?;
         }
         if let Some(p) = &self.html {
             write("--html", p, crate::report::html::run_page(&report))?;
@@ -278,17 +309,23 @@ impl OutputArgs {
                 Baseline::from_report(&report, strict, baseline).to_yaml(),
             )?;
         }
+        let left = crate::transport::process::left_behind_total();
+        if left > 0 {
+            console::println(&format!(
+                "targets left {left} process(es) behind outside their process groups; the harness killed them (see each case's stderr)"
+            ));
+        }
         if !problems.is_empty() {
-            println!("\nBaseline problems:");
+            console::println("\nBaseline problems:");
             for p in &problems {
-                println!("  {p}");
+                console::println(&format!("  {p}"));
             }
         }
-        let failed = report
-            .cases
-            .iter()
-            .any(|c| c.verdict().fails_run(strict) && c.baselined.is_none());
-        Ok(if failed || !problems.is_empty() { 1 } else { 0 })
+        Ok(if report.fails(strict) || !problems.is_empty() {
+            1
+        } else {
+            0
+        })
     }
 }
 
@@ -338,9 +375,45 @@ pub struct ServeArgs {
     credential_store: Option<std::path::PathBuf>,
 }
 
-/// A user error: one message, exit code 2.
+/// A user error: one message, exit code 2 ([`UsageError::unreachable`]: 3).
 #[derive(Debug)]
 pub struct UsageError(pub String);
+
+/// Exit codes CI can act on (README, "Exit codes").
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_UNREACHABLE: i32 = 3;
+
+/// Set when the error ending the process is an unreachable target. A process
+/// runs one command, so one flag; it keeps `UsageError` a plain message.
+static UNREACHABLE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+impl UsageError {
+    /// The target could not be started or reached: not the user's syntax,
+    /// not a verdict either (exit code 3).
+    pub fn unreachable(msg: impl Into<String>) -> UsageError {
+        UNREACHABLE.store(true, std::sync::atomic::Ordering::SeqCst);
+        UsageError(msg.into())
+    }
+}
+
+/// Refuse `--jobs 0` (a run that never starts a case) as a usage error.
+pub fn check_jobs(jobs: Option<usize>) -> Result<(), UsageError> {
+    match jobs {
+        Some(0) => Err(UsageError("--jobs must be at least 1".into())),
+        _ => Ok(()),
+    }
+}
+
+/// Refuse an empty `--target` (it would silently mean something else).
+pub fn check_target(target: Option<&str>) -> Result<(), UsageError> {
+    match target {
+        Some(t) if t.trim().is_empty() => Err(UsageError(
+            "--target is empty: give a shell command or a ws:// URL".into(),
+        )),
+        _ => Ok(()),
+    }
+}
 
 impl<E: std::fmt::Display> From<E> for UsageError {
     fn from(e: E) -> Self {
@@ -352,7 +425,7 @@ pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
             let _ = e.print();
             return code;
         }
@@ -381,6 +454,12 @@ pub fn main() -> i32 {
             Some(Command::Fuzz(args)) => crate::fuzz::cli::command(*args).await,
             Some(Command::Conformance { file, check }) => conformance(&file, check),
             Some(Command::Diff { old, new }) => diff(&old, &new),
+            Some(Command::Spec(cmd)) => crate::spec::cli::command(cmd),
+            Some(Command::History {
+                results,
+                markdown,
+                html,
+            }) => history(&results, markdown, html),
             Some(Command::Probe {
                 target,
                 profile,
@@ -397,8 +476,12 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(UsageError(msg)) => {
-            eprintln!("arcp-conform: {msg}");
-            2
+            eprintln!("arcp-conform: {}", crate::redact::output(&msg));
+            if UNREACHABLE.load(std::sync::atomic::Ordering::SeqCst) {
+                EXIT_UNREACHABLE
+            } else {
+                EXIT_USAGE
+            }
         }
     }
 }
@@ -487,6 +570,7 @@ pub(crate) async fn make_target(
     if time_scale.is_some_and(|t| !(t > 0.0 && t.is_finite())) {
         return Err(UsageError("--time-scale must be a positive number".into()));
     }
+    check_target(target.as_deref())?;
     let mut profile = match profile {
         Some(p) => Profile::load(p)?,
         None => Profile::default(),
@@ -517,16 +601,17 @@ pub(crate) async fn make_target(
             }
             let t = Target::external(&spec, profile, transport)
                 .await
-                .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+                .map_err(|e| UsageError::unreachable(format!("--target {spec}: {e}")))?;
             t.preflight()
                 .await
-                .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+                .map_err(|e| UsageError::unreachable(format!("--target {spec}: {e}")))?;
             Ok(t)
         }
     }
 }
 
 async fn run(args: RunArgs) -> Result<i32, UsageError> {
+    check_jobs(args.jobs)?;
     let cases = select(&args.select)?;
     let baseline = args.output.baseline()?;
     let mut target = build_target(&args).await?;
@@ -535,9 +620,9 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     if args.profile.is_none() && !target.is_embedded() {
         let f = crate::probe::probe(&target).await;
         if !args.output.quiet {
-            println!("probe of {}:", target.describe());
+            console::println(&format!("probe of {}:", target.describe()));
             for l in &f.lines {
-                println!("  - {l}");
+                console::println(&format!("  - {l}"));
             }
         }
         if f.speaks_v11 {
@@ -553,42 +638,57 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     let target = Arc::new(target);
     let style = args.output.style();
     let total = cases.len();
+    if !(args.max_case_time > 0.0 && args.max_case_time.is_finite()) {
+        return Err(UsageError(
+            "--max-case-time must be a positive number of seconds".into(),
+        ));
+    }
     let opts = RunOptions {
-        jobs: args
-            .jobs
-            .unwrap_or(if target.is_embedded() { 32 } else { 8 })
-            .max(1),
-        engine: EngineOptions {
-            timeout_scale: args.timeout_scale,
-            schema: !args.no_schema,
-        },
+        max_case_time: Duration::from_secs_f64(args.max_case_time),
+        retries: args.retries,
+        ..RunOptions::new(
+            args.jobs
+                .unwrap_or(if target.is_embedded() { 32 } else { 8 })
+                .max(1),
+            EngineOptions {
+                timeout_scale: args.timeout_scale,
+                schema: !args.no_schema,
+                limits: None,
+            },
+        )
     };
     let started_at = crate::clock::timestamp(chrono::Utc::now());
     let t0 = Instant::now();
     let quiet = args.output.quiet;
     if !quiet {
-        println!(
+        console::println(&format!(
             "arcp-conform {}: {} cases against {}",
             env!("CARGO_PKG_VERSION"),
             total,
             target.describe()
-        );
+        ));
     }
     // A target that does not speak ARCP v1.1 gets one finding, not a wall of failures.
     let results: Vec<CaseResult> = if let Some(finding) = not_v11 {
         let mut o = crate::verdict::Outcome::new(
             crate::verdict::Verdict::Error,
-            format!("the target does not speak ARCP v1.1: {finding}"),
+            if finding.contains("authentication failed") {
+                format!("handshake failed: {finding}")
+            } else {
+                format!("the target does not speak ARCP v1.1: {finding}")
+            },
         );
         o.origin = Some(crate::verdict::Origin::Target);
         let r = CaseResult {
             case: Arc::new(runner::handshake_case()),
             outcome: o,
         };
-        println!(
-            "{}",
-            console::case_line(style, &crate::report::CaseRecord::from_result(&r), 1, 1)
-        );
+        console::println(&console::case_line(
+            style,
+            &crate::report::CaseRecord::from_result(&r),
+            1,
+            1,
+        ));
         vec![r]
     } else {
         runner::run_all(
@@ -608,6 +708,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         if first.outcome.verdict != crate::verdict::Verdict::Pass
             && !target.is_embedded()
             && !first.outcome.reason.contains("answers `session.open`")
+            && !first.outcome.reason.contains("authentication failed")
         {
             let more = crate::probe::older_generation(&target).await;
             if let Some(m) = more
@@ -618,25 +719,37 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             }
         }
     }
+    // A transport that never came up is not a verdict on the target's ARCP.
+    let never_connected = results.iter().any(|r| {
+        r.case.id == runner::HANDSHAKE_ID
+            && r.outcome.verdict == crate::verdict::Verdict::Error
+            && r.outcome.reason.contains("could not connect")
+    });
     let report = RunReport::new(
         target.profile.name.clone(),
         target.describe(),
         started_at,
         t0.elapsed(),
         &results,
+        crate::checks::ALL,
     );
-    args.output.finish(report, baseline.as_ref())
+    let code = args.output.finish(report, baseline.as_ref())?;
+    Ok(if never_connected && code == EXIT_FAILED {
+        EXIT_UNREACHABLE
+    } else {
+        code
+    })
 }
 
 fn list(sel: &SelectArgs) -> Result<i32, UsageError> {
     for c in select(sel)? {
-        println!(
+        console::println(&format!(
             "{:<56} {:<6} §{:<8} {}",
             c.id,
             c.level.as_str(),
             c.sections.join(","),
             c.title
-        );
+        ));
     }
     Ok(0)
 }
@@ -651,16 +764,16 @@ fn explain(id: &str, sel: &SelectArgs) -> Result<i32, UsageError> {
             "no case with id `{id}` (see `arcp-conform list`)"
         )));
     };
-    println!("{}\n  {}\n", c.id, c.title);
-    println!(
+    console::println(&format!("{}\n  {}\n", c.id, c.title));
+    console::println(&format!(
         "requirement (§{}, {}):\n  \"{}\"\n",
         c.sections.join(", §"),
         c.level.as_str(),
         c.requirement
-    );
-    println!("source: {}\n", c.location());
+    ));
+    console::println(&format!("source: {}\n", c.location()));
     if let Some(text) = crate::suite::source_text(c) {
-        println!("{text}");
+        console::println(&text);
     }
     Ok(0)
 }
@@ -668,7 +781,7 @@ fn explain(id: &str, sel: &SelectArgs) -> Result<i32, UsageError> {
 async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
     if args.list_faults {
         for f in Fault::ALL {
-            println!("{:<32} {}", f.name(), f.describe());
+            console::println(&format!("{:<32} {}", f.name(), f.describe()));
         }
         return Ok(0);
     }
@@ -719,9 +832,7 @@ async fn serve(args: ServeArgs) -> Result<i32, UsageError> {
         crate::transport::ws::listen(&addr, crate::transport::DEFAULT_FRAME_CAP)
             .await
             .map_err(|e| UsageError(format!("--ws {addr}: {e}")))?;
-    println!("listening on ws://{local}");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    console::println(&format!("listening on ws://{local}"));
     let mut runtime = runtime;
     while let Some(conn) = listener.accept().await {
         if runtime.is_crashed() {
@@ -759,12 +870,46 @@ fn diff(old: &std::path::Path, new: &std::path::Path) -> Result<i32, UsageError>
         RunReport::load(old).map_err(UsageError)?,
         RunReport::load(new).map_err(UsageError)?,
     );
-    let lines = crate::report::html::diff(&a, &b);
+    let lines = crate::report::history::diff(&a, &b);
     if lines.is_empty() {
-        println!("no verdict changed ({} cases)", b.cases.len());
+        console::println(&format!("no verdict changed ({} cases)", b.cases.len()));
     }
     for l in lines {
-        println!("{l}");
+        console::println(&l);
+    }
+    Ok(0)
+}
+
+fn history(
+    results: &[String],
+    markdown: Option<PathBuf>,
+    html: Option<PathBuf>,
+) -> Result<i32, UsageError> {
+    use crate::report::history::Column;
+    let mut columns: Vec<Column> = vec![];
+    for arg in results {
+        let (label, file) = match arg.split_once('=') {
+            Some((l, f)) => (Some(l.to_string()), f),
+            None => (None, arg.as_str()),
+        };
+        let report = RunReport::load(std::path::Path::new(file)).map_err(UsageError)?;
+        let label = label.unwrap_or_else(|| report.name.clone());
+        match columns.iter_mut().find(|c| c.label == label) {
+            Some(c) => c.reports.push(report),
+            None => columns.push(Column {
+                label,
+                reports: vec![report],
+            }),
+        }
+    }
+    let h = crate::report::history::history(&columns);
+    match markdown {
+        Some(p) => std::fs::write(&p, h.markdown())
+            .map_err(|e| UsageError(format!("{}: {e}", p.display())))?,
+        None => print!("{}", h.markdown()),
+    }
+    if let Some(p) = html {
+        std::fs::write(&p, h.html()).map_err(|e| UsageError(format!("{}: {e}", p.display())))?;
     }
     Ok(0)
 }
@@ -782,7 +927,7 @@ fn matrix(
     match markdown {
         Some(p) => std::fs::write(&p, m.markdown())
             .map_err(|e| UsageError(format!("{}: {e}", p.display())))?,
-        None => print!("{}", m.markdown()),
+        None => console::print(&m.markdown()),
     }
     if let Some(p) = html {
         std::fs::write(&p, m.html()).map_err(|e| UsageError(format!("{}: {e}", p.display())))?;
@@ -803,25 +948,30 @@ async fn probe(
     if profile.name == "target" {
         profile.name = spec.to_string();
     }
+    check_target(Some(spec))?;
     let target = Target::external(spec, profile, TransportOptions::default())
         .await
-        .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+        .map_err(|e| UsageError::unreachable(format!("--target {spec}: {e}")))?;
     target
         .preflight()
         .await
-        .map_err(|e| UsageError(format!("--target {spec}: {e}")))?;
+        .map_err(|e| UsageError::unreachable(format!("--target {spec}: {e}")))?;
     let f = crate::probe::probe(&target).await;
-    println!("probe of {}:", target.describe());
+    console::println(&format!("probe of {}:", target.describe()));
     for l in &f.lines {
-        println!("  - {l}");
+        console::println(&format!("  - {l}"));
     }
     match write {
         Some(p) => {
             std::fs::write(&p, f.profile.to_yaml())
                 .map_err(|e| UsageError(format!("--write {}: {e}", p.display())))?;
-            println!("profile written to {}", p.display());
+            console::println(&format!("profile written to {}", p.display()));
         }
-        None => println!("\nprofile:\n{}", f.profile.to_yaml()),
+        // The user's own profile, tokens included: printed as is.
+        None => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout(), "\nprofile:\n{}", f.profile.to_yaml());
+        }
     }
     Ok(if f.speaks_v11 { 0 } else { 1 })
 }

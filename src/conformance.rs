@@ -97,6 +97,30 @@ pub fn table(cases: &[Case]) -> String {
     s
 }
 
+/// The per-frame invariants ([`crate::checks`]): checked on every frame of
+/// every case, each reported once per run with the cases it was broken in.
+pub fn invariants_table() -> String {
+    let mut s = String::from(
+        "\n### Per-frame invariants\n\nChecked on every frame the target sends, in every case. A broken one is its own finding \
+(one entry per run, with the cases it was seen in); it does not change the verdict of the case it was seen in. \
+How they were chosen: [docs/invariants.md](docs/invariants.md).\n\n| id | § | level | requirement |\n|---|---|---|---|\n",
+    );
+    for i in crate::checks::ALL.iter().chain(
+        crate::clienttest::checks::ALL
+            .iter()
+            .filter(|c| !crate::checks::ALL.iter().any(|r| r.id == c.id)),
+    ) {
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            i.id,
+            i.section,
+            i.level,
+            i.requirement.replace('|', "\\|")
+        ));
+    }
+    s
+}
+
 const START: &str = "<!-- traceability:start -->";
 const END: &str = "<!-- traceability:end -->";
 
@@ -107,9 +131,10 @@ pub fn render_document(current: &str, cases: &[Case]) -> Result<String, String> 
         _ => return Err(format!("CONFORMANCE.md lacks the {START} / {END} markers")),
     };
     Ok(format!(
-        "{}{START}\n{}{}",
+        "{}{START}\n{}{}{}",
         &current[..a],
         table(cases),
+        invariants_table(),
         &current[b..]
     ))
 }

@@ -84,8 +84,8 @@ pub async fn probe(target: &Target) -> Findings {
                 .pointer("/payload/code")
                 .and_then(Value::as_str)
                 .unwrap_or("?");
-            lines.push(if code == "UNAUTHENTICATED" {
-                format!("session.hello refused with UNAUTHENTICATED: put a token the target accepts in the profile (tokens.alice; tried `{}`)", crate::redact::REDACTED)
+            lines.push(if matches!(code, "UNAUTHENTICATED" | "PERMISSION_DENIED") {
+                format!("authentication failed: session.hello refused with {code}: put a token the target accepts in the profile (tokens.alice; tried `{}`)", crate::redact::REDACTED)
             } else {
                 format!("session.hello refused with {code}: {}", v.pointer("/payload/message").and_then(Value::as_str).unwrap_or(""))
             });

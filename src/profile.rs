@@ -31,6 +31,10 @@ pub struct Profile {
     /// judge revocation at the upstream are UNTESTABLE.
     #[serde(default)]
     pub upstream: bool,
+    /// Limits the wire does not advertise (replay buffer; resume window when
+    /// `session.welcome` has no `resume_window_sec`).
+    #[serde(default)]
+    pub limits: crate::limits::Limits,
 }
 
 fn default_name() -> String {
@@ -68,6 +72,21 @@ impl Default for Tokens {
 }
 
 impl Tokens {
+    /// Put every token in the run-wide secret registry ([`crate::redact::register`]).
+    pub fn register_secrets(&self) {
+        for t in [
+            Some(&self.alice),
+            self.alice2.as_ref(),
+            self.bob.as_ref(),
+            Some(&self.invalid),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            crate::redact::register(t);
+        }
+    }
+
     pub fn for_principal(&self, alias: &str) -> Option<String> {
         match alias {
             "alice" => Some(self.alice.clone()),
@@ -164,6 +183,7 @@ impl Default for Profile {
             time_scale: 1.0,
             dialect: Dialect::default(),
             upstream: false,
+            limits: Default::default(),
         }
     }
 }
@@ -176,6 +196,9 @@ impl Profile {
             Some(l) => format!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
             None => format!("{}: {e}", path.display()),
         })?;
+        p.limits
+            .check()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         if !(p.time_scale > 0.0 && p.time_scale.is_finite()) {
             return Err(format!(
                 "{}: time_scale must be a positive number",

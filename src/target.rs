@@ -108,10 +108,18 @@ pub fn suite_runtime_config(scale: f64) -> RuntimeConfig {
 impl Target {
     pub fn embedded(config: RuntimeConfig) -> Target {
         let clock = config.clock.clone();
+        crate::profile::Tokens::default().register_secrets();
+        // What a profile of this runtime would say about it.
+        let limits = crate::limits::Limits {
+            heartbeat_sec: Some(config.heartbeat_interval.as_secs_f64()),
+            resume_window_sec: Some(config.resume_window.as_secs_f64()),
+            replay_buffer: Some(config.replay_buffer_cap as u64),
+        };
         Target {
             kind: Kind::Embedded(config),
             profile: Profile {
                 name: "embedded".into(),
+                limits,
                 ..Profile::default()
             },
             transport: TransportOptions::default(),
@@ -127,6 +135,7 @@ impl Target {
         transport: TransportOptions,
     ) -> Result<Target, TransportError> {
         let clock: SharedClock = ScaledClock::shared(profile.time_scale);
+        profile.tokens.register_secrets();
         let ws = spec.starts_with("ws://") || spec.starts_with("wss://");
         let upstream = if ws && profile.upstream {
             Some(Upstream::start().map_err(|e| {

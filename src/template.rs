@@ -50,6 +50,20 @@ fn valid_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | '+')
 }
 
+/// A name: plain characters, or a derived form `ms(...)` / `list(...)`
+/// whose argument may also use `* ,` and spaces.
+fn valid_name(name: &str) -> bool {
+    let arg = ["ms(", "list("]
+        .iter()
+        .find_map(|f| name.strip_prefix(f).and_then(|r| r.strip_suffix(')')));
+    match arg {
+        Some(a) => a
+            .chars()
+            .all(|c| valid_name_char(c) || matches!(c, '*' | ',' | ' ')),
+        None => !name.is_empty() && name.chars().all(valid_name_char),
+    }
+}
+
 /// Split a string into literal text and `${name}` references.
 fn parse(s: &str) -> Result<Vec<Segment<'_>>, TemplateError> {
     let mut out = Vec::new();
@@ -66,7 +80,7 @@ fn parse(s: &str) -> Result<Vec<Segment<'_>>, TemplateError> {
                 return Err(TemplateError::Unterminated(s.to_string()));
             };
             let name = &tail[..end];
-            if name.is_empty() || !name.chars().all(valid_name_char) {
+            if !valid_name(name) {
                 return Err(TemplateError::InvalidName(name.to_string()));
             }
             if !lit.is_empty() {
@@ -220,8 +234,17 @@ fn collect_names(v: &Value, out: &mut Vec<String>) {
 
 /// A name the engine provides itself (as opposed to names that steps
 /// capture or `set`, and the loop index `i`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Builtin {
+    /// `${heartbeat}`, `${resume_window}` (seconds), `${replay_buffer}`
+    /// (events): the target's limit (see [`crate::limits`]).
+    Limit(crate::limits::Limit),
+    /// `${ms(heartbeat * 3)}`: a derived duration as whole milliseconds, for
+    /// job inputs (the conformance agent's `sleep` takes `ms`).
+    Ms(crate::limits::Expr),
+    /// `${list(x, replay_buffer + 100)}`: a list of that many copies of the
+    /// string `x` (e.g. result chunks that overflow the replay buffer).
+    List(String, crate::limits::Expr),
     /// `${session.<s>.id}`: the `session_id` from session `<s>`'s welcome.
     SessionId(String),
     /// `${session.<s>.resume_token}`: session `<s>`'s most recent resume token.
@@ -243,6 +266,23 @@ impl Builtin {
     /// Parse a template name as a built-in. `None` when it is not one
     /// (including malformed forms such as `now+5x` or `session.a.bogus`).
     pub fn parse(name: &str) -> Option<Builtin> {
+        use crate::limits::{Expr, Limit};
+        if let Some(l) = Limit::parse(name) {
+            return Some(Builtin::Limit(l));
+        }
+        if let Some(e) = name.strip_prefix("ms(").and_then(|r| r.strip_suffix(')')) {
+            return Expr::parse(e, true).ok().map(Builtin::Ms);
+        }
+        if let Some(args) = name.strip_prefix("list(").and_then(|r| r.strip_suffix(')')) {
+            let (item, n) = args.split_once(',')?;
+            let item = item.trim();
+            if item.is_empty() || !item.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return None;
+            }
+            return Expr::parse(n, false)
+                .ok()
+                .map(|e| Builtin::List(item.to_string(), e));
+        }
         if name == "now" {
             return Some(Builtin::Now(TimeDelta::zero()));
         }
@@ -272,6 +312,32 @@ impl Builtin {
         }
     }
 
+    /// The limits a built-in needs the target's value of.
+    pub fn limits(&self) -> Vec<crate::limits::Limit> {
+        match self {
+            Builtin::Limit(l) => vec![*l],
+            Builtin::Ms(e) | Builtin::List(_, e) => e.names().collect(),
+            _ => vec![],
+        }
+    }
+
+    /// The value of a limit built-in under `limits` (`None` for other
+    /// built-ins, or when a limit is unknown).
+    pub fn limit_value(&self, limits: &crate::limits::Limits) -> Option<Value> {
+        match self {
+            Builtin::Limit(l) => limits.get(*l).map(Value::from),
+            Builtin::Ms(e) => e
+                .eval(limits)
+                .ok()
+                .map(|s| Value::from((s * 1000.0).round() as u64)),
+            Builtin::List(item, e) => e
+                .eval(limits)
+                .ok()
+                .map(|n| Value::Array(vec![Value::from(item.as_str()); n.max(0.0) as usize])),
+            _ => None,
+        }
+    }
+
     /// The session a `session.<s>.*` built-in refers to.
     pub fn session(&self) -> Option<&str> {
         match self {
@@ -286,6 +352,9 @@ impl Builtin {
 impl fmt::Display for Builtin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Builtin::Limit(l) => write!(f, "{l}"),
+            Builtin::Ms(e) => write!(f, "ms({e})"),
+            Builtin::List(item, e) => write!(f, "list({item}, {e})"),
             Builtin::SessionId(s) => write!(f, "session.{s}.id"),
             Builtin::SessionResumeToken(s) => write!(f, "session.{s}.resume_token"),
             Builtin::SessionLastSeq(s) => write!(f, "session.{s}.last_seq"),

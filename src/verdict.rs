@@ -145,6 +145,9 @@ pub struct WireEntry {
     pub session: String,
     pub dir: Direction,
     pub text: String,
+    /// The case's share of the run's log budget, released with the log.
+    #[serde(skip)]
+    pub kept: Option<std::sync::Arc<crate::retained::LogCharge>>,
 }
 
 impl fmt::Display for WireEntry {
@@ -185,6 +188,36 @@ pub struct Outcome {
     pub wire: Vec<WireEntry>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub stderr: String,
+    /// Per-frame rules broken during the case, one entry per rule. They are
+    /// findings of their own ([`crate::report`] lists each once for the whole
+    /// run) and never change this case's verdict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<Sighting>,
+    /// A pass on a retry with larger deadlines: why the first attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flaky: Option<String>,
+    /// The verdict was decided by a missed deadline (not by what arrived).
+    #[serde(skip)]
+    pub deadline_missed: bool,
+    /// Latest a harness timer fired during the case (scheduling lag).
+    #[serde(skip)]
+    pub harness_lag: Duration,
+}
+
+/// A per-frame rule ([`crate::checks::Invariant`]) broken during one case:
+/// how often, and the first frame that broke it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sighting {
+    pub invariant: &'static crate::checks::Invariant,
+    /// Frames that broke it in this case.
+    pub count: u64,
+    /// What was wrong with the first one.
+    pub detail: String,
+    pub session: String,
+    /// The first frame (redacted, cut like the wire log), if it was a frame.
+    pub frame: String,
+    /// Milliseconds since the case started.
+    pub t_ms: f64,
 }
 
 impl Outcome {
@@ -200,6 +233,10 @@ impl Outcome {
             duration: Duration::ZERO,
             wire: vec![],
             stderr: String::new(),
+            violations: vec![],
+            flaky: None,
+            deadline_missed: false,
+            harness_lag: Duration::ZERO,
         }
     }
 

@@ -67,7 +67,7 @@ fn broken_case_file_names_file_and_line() {
 }
 
 #[test]
-fn unreachable_targets_exit_2_with_one_error() {
+fn unreachable_targets_exit_3_with_one_error() {
     let d = tmp("unreach");
     write(&d.join("cases"), "a.yaml", PASSING);
     let o = run(&[
@@ -76,7 +76,7 @@ fn unreachable_targets_exit_2_with_one_error() {
         "--target",
         "ws://127.0.0.1:1/arcp",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("--target ws://127.0.0.1:1/arcp"));
     let o = run(&[
         "--cases",
@@ -84,7 +84,7 @@ fn unreachable_targets_exit_2_with_one_error() {
         "--target",
         "definitely-not-a-command-xyz",
     ]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 }
 
 #[test]
@@ -166,7 +166,8 @@ fn diff_and_matrix() {
     let o = run(&["diff", j1.to_str().unwrap(), j2.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0));
     assert!(
-        text(&o).contains("t.fail: FAIL -> PASS (improved)"),
+        // The case file was edited between the runs: the diff says so.
+        text(&o).contains("t.fail: FAIL -> PASS (improved) [the case changed]"),
         "{}",
         text(&o)
     );
@@ -182,4 +183,96 @@ fn diff_and_matrix() {
         "{}",
         text(&o)
     );
+}
+
+/// Run with stdout read up to its first line, then closed (`| head -1`).
+fn run_closing_stdout(args: &[&str]) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is dropped here: the harness's stdout is now closed.
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_neither_panics_nor_turns_a_failing_run_green() {
+    let d = tmp("epipe");
+    let json = d.join("r.json");
+    let (code, stderr) = run_closing_stdout(&[
+        "--fault",
+        "skip-event-seq",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    let listed = run(&["list"]).stdout.split(|b| *b == b'\n').count() - 1;
+    assert_eq!(cases.len(), listed, "every case is in the report");
+    // The planted fault is one root cause: the per-frame rule, not the cases.
+    let rules = report["invariants"].as_array().unwrap();
+    assert!(rules
+        .iter()
+        .any(|r| r["id"] == "frame.event-seq" && r["verdict"] == "FAIL"));
+    let (code, stderr) = run_closing_stdout(&["list"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn exit_codes_for_usage_and_unreachable_targets() {
+    let o = run(&["--target", ""]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--target is empty"), "{}", text(&o));
+    for cmd in [
+        &["--jobs", "0"][..],
+        &["fuzz", "--jobs", "0"],
+        &["client", "--target", "x", "--jobs", "0"],
+    ] {
+        let o = run(cmd);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("--jobs must be at least 1"),
+            "{}",
+            text(&o)
+        );
+    }
+    let o = run(&["client", "--target", ""]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = run(&["serve", "--ws", "256.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("could not listen"), "{}", text(&o));
+    assert!(!text(&o).contains("could not connect"), "{}", text(&o));
+    // A target that cannot be started or reached: 3, for the suite and the fuzzer.
+    for cmd in [
+        &["--target", "ws://127.0.0.1:1/arcp"][..],
+        &["fuzz", "--target", "ws://127.0.0.1:1/arcp"],
+    ] {
+        let o = run(cmd);
+        assert_eq!(o.status.code(), Some(3), "{cmd:?}: {}", text(&o));
+    }
+    // Reachable, but it never completes a handshake: the fuzzer found nothing, so not 1.
+    let o = run(&[
+        "fuzz",
+        "--target",
+        "exec sleep 100",
+        "--timeout-scale",
+        "0.5",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 }

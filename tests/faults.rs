@@ -75,6 +75,126 @@ fn main() {
         }
     }));
 
+    // Every per-frame invariant is shown able to fail: with a fault of the
+    // reference runtime, a case that runs into it records the violation
+    // (the suite's cases show the fault-free runtime breaks none).
+    const INVARIANT_FAULTS: &[(&str, &str, &str)] = &[
+        (
+            "frame.schema",
+            "event-envelope-missing-field",
+            "events.envelope.fields",
+        ),
+        (
+            "frame.event-seq",
+            "skip-event-seq",
+            "delegation.budget.exceeds-parent",
+        ),
+        (
+            "frame.features",
+            "ignore-feature-intersection",
+            "credentials.feature.absent-without-negotiation",
+        ),
+        (
+            "frame.retryable",
+            "retryable-expiry",
+            "errors.retryable.budget-exhausted",
+        ),
+        (
+            "frame.credentials",
+            "cross-principal-leak",
+            "credentials.subscribe.other-principal-no-credentials",
+        ),
+        (
+            "frame.budget",
+            "negative-cost-decrements",
+            "leases.budget.negative-cost-no-decrement",
+        ),
+        (
+            "frame.terminal-once",
+            "double-terminal",
+            "credentials.values.distinct-across-jobs",
+        ),
+        (
+            "frame.chunk-order",
+            "chunks-out-of-order",
+            "events.result.chunk-data",
+        ),
+        (
+            "frame.chunk-no-inline",
+            "mix-inline-result",
+            "events.result.chunk-data",
+        ),
+        (
+            "frame.chunk-result-id",
+            "terminal-without-result-id",
+            "events.result.chunk-data",
+        ),
+        (
+            "frame.progress-total",
+            "progress-over-total",
+            "events.progress.current-within-total",
+        ),
+        (
+            "frame.agent-version",
+            "migrate-agent-version",
+            "credentials.list-jobs.submitter-sees",
+        ),
+        (
+            "frame.idempotent-accepted",
+            "idempotent-payload-differs",
+            "jobs.idempotency.same-key-same-accepted",
+        ),
+        (
+            "frame.delegate-lease",
+            "no-subset-check",
+            "delegation.subset.broader-path",
+        ),
+        (
+            "frame.credential-reuse",
+            "reuse-credential-value",
+            "credentials.values.distinct-across-jobs",
+        ),
+    ];
+    let unproved: Vec<&str> = arcp_conform::checks::ALL
+        .iter()
+        .map(|i| i.id)
+        .filter(|id| !INVARIANT_FAULTS.iter().any(|(i, _, _)| i == id))
+        .collect();
+    trials.push(Trial::test("every-invariant-names-a-fault", move || {
+        if unproved.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("invariants no fault proves: {}", unproved.join(", ")).into())
+        }
+    }));
+    for (id, name, case_id) in INVARIANT_FAULTS {
+        let fault = Fault::parse(name).unwrap_or_else(|| panic!("no fault `{name}`"));
+        let case = Arc::new(
+            cases
+                .iter()
+                .find(|c| c.id == *case_id)
+                .unwrap_or_else(|| panic!("no case `{case_id}`"))
+                .clone(),
+        );
+        let rt = rt.clone();
+        trials.push(Trial::test(format!("invariant::{id}::{name}"), move || {
+            let mut cfg = suite_runtime_config(EMBEDDED_TIME_SCALE);
+            cfg.faults = Faults::none().with(fault);
+            let target = Target::embedded(cfg);
+            let outcome = rt.block_on(run_case(&case, &target, &EngineOptions::default()));
+            let seen: Vec<&str> = outcome.violations.iter().map(|v| v.invariant.id).collect();
+            if seen.contains(id) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "with fault `{name}` case {} broke {seen:?}, not {id}",
+                    case.id
+                )
+                .into())
+            }
+        }));
+    }
+
     let mut pairs = 0;
     for case in cases {
         let case = Arc::new(case);
@@ -89,6 +209,11 @@ fn main() {
                 cfg.faults = Faults::none().with(fault);
                 let target = Target::embedded(cfg);
                 let outcome = rt.block_on(run_case(&case, &target, &EngineOptions::default()));
+                // A per-frame rule broken on the way is a finding too (its
+                // own entry in the report, not this case's verdict).
+                if !outcome.violations.is_empty() {
+                    return Ok(());
+                }
                 match outcome.verdict {
                     Verdict::Fail | Verdict::Error | Verdict::Warn | Verdict::Info => Ok(()),
                     v => Err(Failed::from(format!(

@@ -31,6 +31,7 @@ fn options(seed: u64) -> FuzzOptions {
         engine: EngineOptions {
             timeout_scale: 0.4,
             schema: true,
+            limits: None,
         },
         model: ModelConfig {
             max_actions: 10,
@@ -69,21 +70,21 @@ async fn finds(fault: Fault, seed: u64) {
         f.text
     );
     let opts = EngineOptions::default();
+    // A broken per-frame rule is a finding of its own, beside the verdict.
     let with = run_case(&case, &target(Some(fault)), &opts).await;
-    assert_ne!(
-        with.verdict,
-        Verdict::Pass,
+    assert!(
+        with.verdict != Verdict::Pass || !with.violations.is_empty(),
         "the reproducer of {} passes with `{fault}` on:\n{}",
         f.signature,
         f.text
     );
     let without = run_case(&case, &target(None), &opts).await;
-    assert_eq!(
-        without.verdict,
-        Verdict::Pass,
-        "the reproducer of {} fails without `{fault}`: {}\n{}",
+    assert!(
+        without.verdict == Verdict::Pass && without.violations.is_empty(),
+        "the reproducer of {} fails without `{fault}`: {} {:?}\n{}",
         f.signature,
         without.reason,
+        without.violations,
         f.text
     );
 }
@@ -257,6 +258,12 @@ async fn earlier_findings_stay_fixed() {
         let o = run_case(&case, &target(None), &EngineOptions::default()).await;
         if o.verdict != Verdict::Pass {
             failed.push(format!("{}: {} {}", case.id, o.verdict.label(), o.reason));
+        }
+        for v in &o.violations {
+            failed.push(format!(
+                "{}: broke {}: {}",
+                case.id, v.invariant.id, v.detail
+            ));
         }
     }
     assert!(failed.is_empty(), "{}", failed.join("\n"));

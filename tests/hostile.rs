@@ -164,3 +164,273 @@ fn ctrl_c_reaps_the_target_and_exits_130() {
         assert!(!alive || zombie, "target {pid} survived Ctrl-C");
     }
 }
+
+/// A case that waits for something a flooding target never sends, so every
+/// frame it floods is kept waiting for a step.
+const WAITING: &str = "id: t.wait.N\ntitle: wait\nsections: [\"7.1\"]\nlevel: MUST\nrequirement: \"The runtime MUST answer\"\nsteps:\n  - open: {}\n  - expect: {match: {type: job.result}, within: 4s}\n";
+
+/// Run the harness on `cases` (file name, text) against `target`, writing
+/// every report; return (exit code, peak RSS in KiB, stdout, report dir).
+fn run_measured(
+    name: &str,
+    target: &str,
+    cases: &[(String, String)],
+    extra: &[&str],
+) -> (Option<i32>, i64, String, std::path::PathBuf) {
+    let d = cases_dir(name);
+    std::fs::remove_file(d.join("cases/c.yaml")).unwrap();
+    for (f, text) in cases {
+        std::fs::write(d.join("cases").join(f), text).unwrap();
+    }
+    let profile = d.join("profile.yaml");
+    std::fs::write(&profile, "name: hostile\n").unwrap();
+    let out = std::fs::File::create(d.join("stdout")).unwrap();
+    // Reaped by wait4 below, which also reports its peak RSS.
+    #[allow(clippy::zombie_processes)]
+    let child = Command::new(BIN)
+        .args(["--cases", d.join("cases").to_str().unwrap()])
+        .args(["--profile", profile.to_str().unwrap(), "--target", target])
+        .args(["--json", d.join("r.json").to_str().unwrap()])
+        .args(["--junit", d.join("r.xml").to_str().unwrap()])
+        .args(["--html", d.join("r.html").to_str().unwrap()])
+        .args(extra)
+        .env("NO_COLOR", "1")
+        .stdout(out)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // wait4 reports this child's own peak RSS, whatever else the tests run.
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    // The first line names the target, which may be kilobytes long.
+    let stdout = std::fs::read_to_string(d.join("stdout")).unwrap_or_default();
+    let stdout = stdout.lines().skip(1).collect::<Vec<_>>().join("\n");
+    (code, usage.ru_maxrss, stdout, d)
+}
+
+/// A stdio target: welcome, then `flood` (a shell loop printing frames) forever.
+fn flooder(flood: &str) -> String {
+    format!("read x; echo '{WELCOME}'; {flood}")
+}
+
+fn assert_bounded(name: &str, flood: &str, extra: &[&str]) {
+    let mut cases = vec![];
+    for i in 0..6 {
+        cases.push((
+            format!("w{i}.yaml"),
+            WAITING.replace(".N", &format!(".{i}")),
+        ));
+        cases.push((
+            format!("p{i}.yaml"),
+            CASE.replace("t.ping", &format!("t.ping.{i}")),
+        ));
+    }
+    let (code, rss_kib, stdout, d) = run_measured(name, &flooder(flood), &cases, extra);
+    let rss_mb = rss_kib / 1024;
+    eprintln!("{name}: peak RSS {rss_mb} MB");
+    assert!(rss_mb < 200, "{name}: peak RSS {rss_mb} MB; {stdout}");
+    assert_eq!(code, Some(1), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
+    let v = verdicts(&report);
+    assert_eq!(v.len(), 12, "every case is reported: {v:?}");
+    assert!(
+        v.iter()
+            .any(|(verdict, why)| verdict == "ERROR" && why.contains("flooded")),
+        "{v:?}"
+    );
+    for f in ["r.json", "r.xml", "r.html"] {
+        let len = std::fs::metadata(d.join(f)).unwrap().len();
+        assert!(len < 40 << 20, "{name}: {f} is {len} bytes");
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+const PONG: &str = r#"{"arcp":"1.1","id":"m","session_id":"sess_1","type":"session.pong","payload":{"ping_nonce":"x","pad":"PAD"}}"#;
+
+#[test]
+fn a_flood_of_5kb_pongs_stays_within_the_memory_budget() {
+    let pong = PONG.replace("PAD", &"p".repeat(5000));
+    assert_bounded("flood-5k", &format!("yes '{pong}'"), &[]);
+}
+
+#[test]
+fn a_flood_of_tiny_pongs_stays_within_the_memory_budget() {
+    assert_bounded(
+        "flood-tiny",
+        &format!("yes '{}'", PONG.replace("PAD", "")),
+        &[],
+    );
+}
+
+#[test]
+fn a_flood_of_8mb_frames_stays_within_the_memory_budget() {
+    let (head, tail) = PONG.split_once("PAD").unwrap();
+    let flood = format!(
+        "while :; do printf '%s' '{head}'; head -c 8000000 /dev/zero | tr '\\0' p; printf '%s\\n' '{tail}'; done"
+    );
+    // Each running session holds the one big frame it is reading or
+    // parsing before the budget can say no: that floor is --jobs times the
+    // frame size (times about 3; 8 jobs peak near 200 MB), hence 2 jobs here.
+    assert_bounded("flood-8mb", &flood, &["--jobs", "2"]);
+}
+
+#[test]
+fn a_close_mid_case_is_an_error_unless_the_case_expects_it() {
+    // Welcome, then an orderly exit (status 0) after the next frame.
+    let target = format!("read x; echo '{WELCOME}'; read y; exit 0");
+    let should = CASE
+        .replace("t.ping", "t.should")
+        .replace("level: MUST", "level: SHOULD");
+    let expected = "id: t.close\ntitle: close\nsections: [\"6.4\"]\nlevel: MUST\nrequirement: \"The runtime MUST close\"\nsteps:\n  - open: {}\n  - send: {type: session.ping, payload: {nonce: n1}}\n  - expect_close: {within: 5s}\n";
+    let cases = vec![
+        ("c.yaml".to_string(), CASE.to_string()),
+        ("s.yaml".to_string(), should),
+        ("e.yaml".to_string(), expected.to_string()),
+    ];
+    let (code, _, stdout, d) = run_measured("closed", &target, &cases, &[]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("r.json")).unwrap()).unwrap();
+    for c in report["cases"].as_array().unwrap() {
+        let (id, verdict) = (c["id"].as_str().unwrap(), c["verdict"].as_str().unwrap());
+        if id == "t.close" {
+            assert_eq!(verdict, "PASS", "{c}");
+        } else {
+            assert_eq!(verdict, "ERROR", "{c}");
+            assert_eq!(c["origin"], "target", "{c}");
+            assert!(
+                c["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("closed the transport"),
+                "{c}"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Processes (not zombies) whose command line contains `needle`.
+fn processes_with(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .filter_map(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
+            (cmd.contains(needle) && state != "Z").then_some(cmd)
+        })
+        .collect()
+}
+
+#[test]
+fn children_that_leave_the_process_group_are_killed_and_reported() {
+    // A double fork (stays in the group) and a setsid (leaves it), each a
+    // `sleep` with a number no other test uses.
+    let target = format!(
+        "(sh -c 'sleep 30701 &' &); setsid sleep 30702 & read x; echo '{WELCOME}'; read y; sleep 1000"
+    );
+    let (code, _, stdout, d) = run_measured(
+        "orphans",
+        &target,
+        &[("c.yaml".to_string(), CASE.to_string())],
+        &["-v"],
+    );
+    assert_eq!(code, Some(1), "{stdout}");
+    std::thread::sleep(Duration::from_millis(300));
+    let left = [processes_with("sleep 30701"), processes_with("sleep 30702")].concat();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let report = std::fs::read_to_string(d.join("r.json")).unwrap();
+    assert!(report.contains("left 1 process(es) behind"), "{report}");
+    assert!(stdout.contains("the harness killed them"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn secrets_the_target_writes_back_reach_no_output() {
+    const TOKEN: &str = "TOKEN-CANARY-91b2e";
+    const CRED: &str = "CRED-CANARY-7f3a0";
+    let frames = [
+        WELCOME.to_string(),
+        format!(
+            r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000002","type":"job.accepted","session_id":"sess_1","job_id":"job_1","payload":{{"job_id":"job_1","credentials":[{{"kind":"api_key","value":"{CRED}"}}]}}}}"#
+        ),
+        format!(
+            r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000003","type":"job.event","session_id":"sess_1","job_id":"job_1","event_seq":1,"payload":{{"kind":"log","body":{{"message":"using {CRED} now"}}}}}}"#
+        ),
+        format!(
+            r#"{{"arcp":"1.1","id":"msg_01JC0NF0RM0000000000000004","type":"session.error","session_id":"sess_1","payload":{{"code":"INVALID_REQUEST","message":"bad token {TOKEN}"}}}}"#
+        ),
+    ];
+    let echo: Vec<String> = frames.iter().map(|f| format!("echo '{f}'")).collect();
+    let target = format!(
+        "read x; {}; read y; echo 'leaked {CRED} and {TOKEN}' >&2; exit 3",
+        echo.join("; ")
+    );
+    let d = cases_dir("secrets");
+    // In a script, so the command line the harness prints holds no canary.
+    let script = d.join("target.sh");
+    std::fs::write(&script, target).unwrap();
+    let target = format!("sh {}", script.display());
+    let profile = d.join("profile.yaml");
+    std::fs::write(
+        &profile,
+        format!("name: hostile\ntokens: {{alice: {TOKEN}, invalid: not-this-one}}\n"),
+    )
+    .unwrap();
+    let files = ["r.json", "r.xml", "r.html", "b.yaml"].map(|f| d.join(f));
+    let out = Command::new(BIN)
+        .args(["--cases", d.join("cases").to_str().unwrap()])
+        .args([
+            "--profile",
+            profile.to_str().unwrap(),
+            "--target",
+            &target,
+            "-v",
+        ])
+        .args(["--json", files[0].to_str().unwrap()])
+        .args(["--junit", files[1].to_str().unwrap()])
+        .args(["--html", files[2].to_str().unwrap()])
+        .args(["--write-baseline", files[3].to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let console = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{console}");
+    // The run did see them: the evidence is there, redacted.
+    assert!(
+        console.contains("leaked [REDACTED] and [REDACTED]"),
+        "{console}"
+    );
+    assert!(console.contains("using [REDACTED] now"), "{console}");
+    let mut outputs = vec![("console".to_string(), console)];
+    for f in &files {
+        outputs.push((f.display().to_string(), std::fs::read_to_string(f).unwrap()));
+    }
+    for (name, text) in &outputs {
+        for canary in [TOKEN, CRED] {
+            assert!(!text.contains(canary), "{canary} in {name}:\n{text}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -30,7 +30,8 @@ fn main() {
                     Some(o) => o,
                     None => rt.block_on(run_case(&case, &target, &opts)),
                 };
-                if outcome.verdict == Verdict::Pass {
+                // Silent: the case passes and no per-frame rule was broken.
+                if outcome.verdict == Verdict::Pass && outcome.violations.is_empty() {
                     return Ok(());
                 }
                 let record = CaseRecord::from_result(&arcp_conform::engine::runner::CaseResult {

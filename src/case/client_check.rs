@@ -31,6 +31,16 @@ struct Checker {
 }
 
 pub(crate) fn check(case: &mut Case) -> Result<(), Problem> {
+    // The harness is the runtime here: a case sets the heartbeat and window
+    // in its own `welcome`, so waits are written as the numbers it set.
+    if let Some((step, w)) = case.waits().into_iter().find(|(_, w)| w.is_derived()) {
+        return Err((
+            step.line,
+            format!(
+                "`{w}`: in a `role: client` case the harness plays the runtime and sets its limits in `welcome`; write the wait as a duration"
+            ),
+        ));
+    }
     let mut c = Checker::default();
     c.defined.extend(PREDEFINED.iter().map(|s| s.to_string()));
     c.steps(&case.steps)?;
@@ -55,6 +65,9 @@ impl Checker {
             return Ok(());
         }
         match Builtin::parse(name) {
+            Some(b) if !b.limits().is_empty() => Err(format!(
+                "`${{{name}}}`: in a `role: client` case the harness plays the runtime and sets its limits in `welcome`; write the number"
+            )),
             Some(b) => match b.session() {
                 Some(s) if !self.sessions.contains_key(s) => Err(format!(
                     "`${{{name}}}` refers to session {s:?} before it is welcomed"

@@ -375,6 +375,38 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// A wait: a [`Dur`] literal, or derived from the target's limits
+/// (`heartbeat * 2 + 5s`, see [`crate::limits`]).
+pub(crate) struct SpanDe(pub Span);
+impl<'de> Deserialize<'de> for SpanDe {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Span;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as 5s, or one derived from the target such as `heartbeat * 2 + 5s`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Span, E> {
+                Span::parse(v).map_err(custom)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Span, E> {
+                Ok(Span::written(Duration::from_secs(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Span, E> {
+                seconds(v as f64)
+                    .map(Span::written)
+                    .map_err(|e| custom(format!("invalid duration {v}: {e}")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Span, E> {
+                seconds(v)
+                    .map(Span::written)
+                    .map_err(|e| custom(format!("invalid duration {v}: {e}")))
+            }
+        }
+        d.deserialize_any(V).map(SpanDe)
+    }
+}
+
 /// A list that must not be empty.
 pub(crate) struct NonEmpty<T>(pub Vec<T>);
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for NonEmpty<T> {
@@ -820,16 +852,18 @@ struct RawExpect {
     session: Option<SessionName>,
     #[serde(rename = "match")]
     pattern: Pattern,
-    within: Option<Dur>,
+    within: Option<SpanDe>,
     next: Option<bool>,
+    or_close: Option<bool>,
     capture: Option<BTreeMap<CaptureNameKey, Pointer>>,
 }
 map_de!(ExpectDe, RawExpect => Expect, "an expect mapping with `match`",
 |r: RawExpect| Ok(Expect {
     session: session(r.session),
     pattern: r.pattern.0,
-    within: r.within.map(|d| d.0).unwrap_or(DEFAULT_EXPECT_WITHIN),
+    within: r.within.map(|d| d.0).unwrap_or_else(|| Span::fixed(DEFAULT_EXPECT_WITHIN)),
     next: r.next.unwrap_or(false),
+    or_close: r.or_close.unwrap_or(false),
     capture: captures(r.capture),
 }));
 
@@ -838,16 +872,18 @@ map_de!(ExpectDe, RawExpect => Expect, "an expect mapping with `match`",
 struct RawExpectError {
     session: Option<SessionName>,
     code: Option<Code>,
-    within: Option<Dur>,
+    within: Option<SpanDe>,
     #[serde(rename = "in")]
     source: Option<ErrorSource>,
+    or_close: Option<bool>,
 }
 map_de!(ExpectErrorDe, RawExpectError => ExpectError, "an expect_error mapping",
 |r: RawExpectError| Ok(ExpectError {
     session: session(r.session),
     code: r.code.map(|c| c.0),
-    within: r.within.map(|d| d.0).unwrap_or(DEFAULT_EXPECT_WITHIN),
+    within: r.within.map(|d| d.0).unwrap_or_else(|| Span::fixed(DEFAULT_EXPECT_WITHIN)),
     source: r.source.unwrap_or_default(),
+    or_close: r.or_close.unwrap_or(false),
 }));
 
 #[derive(Deserialize)]
@@ -857,25 +893,25 @@ struct RawExpectNone {
     #[serde(rename = "match")]
     pattern: Option<Pattern>,
     #[serde(rename = "for")]
-    duration: Option<Dur>,
+    duration: Option<SpanDe>,
 }
 map_de!(ExpectNoneDe, RawExpectNone => ExpectNone, "an expect_none mapping",
 |r: RawExpectNone| Ok(ExpectNone {
     session: session(r.session),
     pattern: r.pattern.map(|p| p.0),
-    duration: r.duration.map(|d| d.0).unwrap_or(DEFAULT_EXPECT_NONE_FOR),
+    duration: r.duration.map(|d| d.0).unwrap_or_else(|| Span::fixed(DEFAULT_EXPECT_NONE_FOR)),
 }));
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawExpectClose {
     session: Option<SessionName>,
-    within: Option<Dur>,
+    within: Option<SpanDe>,
 }
 map_de!(ExpectCloseDe, RawExpectClose => ExpectClose, "an expect_close mapping",
 |r: RawExpectClose| Ok(ExpectClose {
     session: session(r.session),
-    within: r.within.map(|d| d.0).unwrap_or(DEFAULT_EXPECT_WITHIN),
+    within: r.within.map(|d| d.0).unwrap_or_else(|| Span::fixed(DEFAULT_EXPECT_WITHIN)),
 }));
 
 #[derive(Deserialize)]
@@ -911,7 +947,7 @@ struct RawWaitJob {
     session: Option<SessionName>,
     job: Option<TemplateStr>,
     status: Option<JobStatus>,
-    within: Option<Dur>,
+    within: Option<SpanDe>,
     capture: Option<BTreeMap<CaptureNameKey, Pointer>>,
 }
 map_de!(WaitJobDe, RawWaitJob => WaitJob, "a wait_job mapping",
@@ -919,7 +955,7 @@ map_de!(WaitJobDe, RawWaitJob => WaitJob, "a wait_job mapping",
     session: session(r.session),
     job: r.job.map(|j| j.0).unwrap_or_else(|| format!("${{{DEFAULT_JOB_CAPTURE}}}")),
     status: r.status.unwrap_or_default(),
-    within: r.within.map(|d| d.0).unwrap_or(DEFAULT_WAIT_JOB_WITHIN),
+    within: r.within.map(|d| d.0).unwrap_or_else(|| Span::fixed(DEFAULT_WAIT_JOB_WITHIN)),
     capture: captures(r.capture),
 }));
 
@@ -1316,7 +1352,7 @@ fn step_body<'de, A: MapAccess<'de>>(key: &str, map: &mut A) -> Result<StepKind,
         "drop" => StepKind::Drop(map.next_value::<SessionRefDe>()?.0),
         "resume" => StepKind::Resume(map.next_value::<ResumeDe>()?.0),
         "wait_job" => StepKind::WaitJob(map.next_value::<WaitJobDe>()?.0),
-        "sleep" => StepKind::Sleep(map.next_value::<Dur>()?.0),
+        "sleep" => StepKind::Sleep(map.next_value::<SpanDe>()?.0),
         "set" => StepKind::Set(map.next_value::<SetDe>()?.0),
         "assert" => StepKind::Assert(map.next_value::<AssertDe>()?.0),
         "repeat" => StepKind::Repeat(map.next_value::<RepeatDe>()?.0),

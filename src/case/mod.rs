@@ -26,6 +26,7 @@ mod duration;
 mod load;
 mod model;
 mod validate;
+pub use validate::step_names;
 
 #[cfg(test)]
 mod tests;

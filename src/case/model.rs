@@ -13,6 +13,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::limits::Span;
 use crate::wire::Feature;
 
 /// Session name used when a step does not say `session:`.
@@ -74,6 +75,14 @@ pub struct Case {
 }
 
 impl Case {
+    /// Every wait the steps write (`within`, `for`, `sleep`), with its step.
+    pub fn waits(&self) -> Vec<(&Step, &Span)> {
+        self.all_steps()
+            .into_iter()
+            .filter_map(|s| s.kind.wait().map(|w| (s, w)))
+            .collect()
+    }
+
     /// `source:line` for messages.
     pub fn location(&self) -> String {
         format!("{}:{}", self.source.display(), self.line)
@@ -275,7 +284,7 @@ pub enum StepKind {
     /// `wait_job`: await a job's terminal message.
     WaitJob(WaitJob),
     /// `sleep`: pause.
-    Sleep(Duration),
+    Sleep(Span),
     /// `set`: bind names to (rendered) values, in order.
     Set(Map<String, Value>),
     /// `assert`: compare two (rendered) values.
@@ -350,6 +359,19 @@ impl StepKind {
     ];
 
     /// The YAML key of this step.
+    /// The wait this step writes, if it is one of the runtime-role waits.
+    pub fn wait(&self) -> Option<&Span> {
+        match self {
+            StepKind::Expect(e) => Some(&e.within),
+            StepKind::ExpectError(e) => Some(&e.within),
+            StepKind::ExpectNone(e) => Some(&e.duration),
+            StepKind::ExpectClose(e) => Some(&e.within),
+            StepKind::WaitJob(w) => Some(&w.within),
+            StepKind::Sleep(d) => Some(d),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             StepKind::Open(_) => "open",
@@ -547,23 +569,29 @@ pub struct Expect {
     /// hold templates, rendered before matching).
     pub pattern: Value,
     /// How long to wait (default 5s).
-    pub within: Duration,
+    pub within: Span,
     /// `false` (default): skip frames that do not match; `true`: the very
     /// next frame must match.
     pub next: bool,
+    /// The target may close the transport from this step on: the case then
+    /// ends with its level's verdict (INFO for a MAY), not the ERROR of an
+    /// unexpected close.
+    pub or_close: bool,
     /// Name -> JSON pointer (starting with `/`) into the matched frame.
     pub capture: BTreeMap<String, String>,
 }
 
 /// `expect_error`: wait for an error with a code.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExpectError {
     pub session: String,
     /// Expected `code` (a §12 code); `None` = any error.
     pub code: Option<String>,
-    pub within: Duration,
+    pub within: Span,
     /// Which kind of message carries the error.
     pub source: ErrorSource,
+    /// As [`Expect::or_close`].
+    pub or_close: bool,
 }
 
 /// Where an expected error may appear.
@@ -591,14 +619,14 @@ pub struct ExpectNone {
     /// `None`: no frame at all may arrive.
     pub pattern: Option<Value>,
     /// The `for:` duration (default 1s).
-    pub duration: Duration,
+    pub duration: Span,
 }
 
 /// `expect_close`: the peer closes the transport within `within`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ExpectClose {
     pub session: String,
-    pub within: Duration,
+    pub within: Span,
 }
 
 /// `resume`: reconnect the (dropped) session and send `session.resume`.
@@ -620,7 +648,7 @@ pub struct WaitJob {
     pub job: String,
     pub status: JobStatus,
     /// Default 10s.
-    pub within: Duration,
+    pub within: Span,
     /// Name -> JSON pointer into the terminal message.
     pub capture: BTreeMap<String, String>,
 }

@@ -154,7 +154,7 @@ fn full_case_steps() {
     let StepKind::Expect(e) = &c.steps[2].kind else {
         panic!()
     };
-    assert_eq!(e.within, Duration::from_secs(2));
+    assert_eq!(e.within, Duration::from_secs(2).into());
     assert!(!e.next);
     assert_eq!(e.pattern["event_seq"], json!("$capture seq"));
     assert_eq!(e.capture["first_kind"], "/payload/kind");
@@ -169,14 +169,14 @@ fn full_case_steps() {
         panic!()
     };
     assert!(e.next);
-    assert_eq!(e.within, DEFAULT_EXPECT_WITHIN);
+    assert_eq!(e.within, DEFAULT_EXPECT_WITHIN.into());
 
     let StepKind::WaitJob(w) = &c.steps[6].kind else {
         panic!()
     };
     assert_eq!(w.job, "${job}");
     assert_eq!(w.status, JobStatus::Success);
-    assert_eq!(w.within, Duration::from_secs(15));
+    assert_eq!(w.within, Duration::from_secs(15).into());
     assert_eq!(w.capture["result"], "/payload/result");
 }
 
@@ -363,8 +363,9 @@ fn every_step_kind() {
         &StepKind::ExpectError(ExpectError {
             session: "c".into(),
             code: Some("INVALID_REQUEST".into()),
-            within: Duration::from_secs(1),
+            within: Duration::from_secs(1).into(),
             source: ErrorSource::SessionError,
+            or_close: false,
         })
     );
     assert_eq!(
@@ -372,8 +373,9 @@ fn every_step_kind() {
         &StepKind::ExpectError(ExpectError {
             session: "c".into(),
             code: None,
-            within: DEFAULT_EXPECT_WITHIN,
+            within: DEFAULT_EXPECT_WITHIN.into(),
             source: ErrorSource::Any,
+            or_close: false,
         })
     );
     assert_eq!(
@@ -381,15 +383,15 @@ fn every_step_kind() {
         &StepKind::ExpectNone(ExpectNone {
             session: "c".into(),
             pattern: None,
-            duration: Duration::from_millis(500),
+            duration: Duration::from_millis(500).into(),
         })
     );
     let StepKind::ExpectNone(e) = k(15) else {
         panic!()
     };
     assert_eq!(e.pattern, Some(json!({"type": "job.event"})));
-    assert_eq!(e.duration, Duration::from_secs(2));
-    assert_eq!(k(16), &StepKind::Sleep(Duration::from_millis(250)));
+    assert_eq!(e.duration, Duration::from_secs(2).into());
+    assert_eq!(k(16), &StepKind::Sleep(Duration::from_millis(250).into()));
     let StepKind::Set(m) = k(17) else { panic!() };
     assert_eq!(
         serde_json::Value::Object(m.clone()),
@@ -427,7 +429,7 @@ fn every_step_kind() {
         k(23),
         &StepKind::ExpectClose(ExpectClose {
             session: "c".into(),
-            within: Duration::from_secs(3)
+            within: Duration::from_secs(3).into()
         })
     );
     let StepKind::Resume(r) = k(24) else { panic!() };
@@ -1375,4 +1377,62 @@ fn documentation_client_snippets_parse() {
         parse(&text).unwrap_or_else(|e| panic!("doc snippet does not parse: {e}\n{text}"));
     }
     assert!(found >= 4, "{found}");
+}
+
+#[test]
+fn derived_waits_and_templates() {
+    let c = one(&with_steps(
+        "  - open: {}\n  - submit:\n      input: {steps: [{op: sleep, ms: \"${ms(heartbeat * 2)}\"}, {op: result_chunks, chunks: \"${list(x, replay_buffer + 1)}\"}]}\n  - expect_close: {within: heartbeat * 3 + 5s}\n  - sleep: resume_window + 1s\n",
+    ));
+    let waits: Vec<String> = c.waits().iter().map(|(_, w)| w.to_string()).collect();
+    assert!(
+        waits.contains(&"heartbeat * 3 + 5".to_string()),
+        "{waits:?}"
+    );
+    assert!(
+        waits.contains(&"resume_window + 1".to_string()),
+        "{waits:?}"
+    );
+    let limits = crate::limits::Limits {
+        heartbeat_sec: Some(2.0),
+        resume_window_sec: Some(10.0),
+        replay_buffer: Some(2),
+    };
+    let b = crate::template::Builtin::parse("ms(heartbeat * 2)").unwrap();
+    assert_eq!(b.limit_value(&limits), Some(json!(4000)));
+    let b = crate::template::Builtin::parse("list(x, replay_buffer + 1)").unwrap();
+    assert_eq!(b.limit_value(&limits), Some(json!(["x", "x", "x"])));
+    assert_err_contains(
+        &with_steps("  - open: {}\n  - sleep: hearbeat + 1s\n"),
+        "cases/session/x.yaml:8",
+    );
+}
+
+#[test]
+fn error_literal_waits_sized_after_a_runtime() {
+    assert_err_contains(
+        &with_steps("  - open: {}\n  - expect_close: {within: 90s}\n"),
+        "cases/session/x.yaml:8: `expect_close` waits a literal 90s, longer than 60s",
+    );
+    let tagged = with_steps("  - open: {}\n  - sleep: 25s\n")
+        .replace("steps:\n", "tags: [resume-window]\nsteps:\n");
+    assert_err_contains(
+        &tagged,
+        "cases/session/x.yaml:9: `sleep` waits a literal 25s in a case tagged `resume-window`",
+    );
+    // Defaults are not written waits; derived ones are the point.
+    one(&with_steps("  - open: {}\n  - wait_job: {job: j}\n")
+        .replace("steps:\n", "tags: [heartbeat]\nsteps:\n"));
+    one(
+        &with_steps("  - open: {}\n  - expect_close: {within: heartbeat * 3}\n")
+            .replace("steps:\n", "tags: [heartbeat]\nsteps:\n"),
+    );
+}
+
+#[test]
+fn error_derived_waits_in_client_cases() {
+    assert_err_contains(
+        &client_case("  - welcome: {}\n  - expect_close: {within: heartbeat * 2}\n"),
+        "cases/session/x.yaml:8: `heartbeat * 2`: in a `role: client` case the harness plays the runtime",
+    );
 }

@@ -65,6 +65,7 @@ pub(crate) fn check(case: &mut Case) -> Result<(), Problem> {
             ),
         ));
     }
+    timing(case)?;
     let mut c = Checker::default();
     c.steps(&case.steps)?;
     let req = &mut case.requires;
@@ -79,9 +80,47 @@ pub(crate) fn check(case: &mut Case) -> Result<(), Problem> {
     Ok(())
 }
 
+/// Longest wait a case may write as a literal: anything longer is sized by
+/// some target's limit and must say which (`heartbeat * 3 + 5s`).
+pub const LONGEST_LITERAL_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Tags of cases about the target's timing: every wait they write is derived.
+pub const TIMING_TAGS: &[&str] = &["heartbeat", "resume-window"];
+
+/// No wait may be sized after one runtime's settings: a literal over
+/// [`LONGEST_LITERAL_WAIT`] is refused, and a case tagged with a
+/// [`TIMING_TAGS`] tag writes every `within` / `for` / `sleep` derived.
+fn timing(case: &Case) -> Result<(), Problem> {
+    let timing_tag = case.tags.iter().find(|t| TIMING_TAGS.contains(&t.as_str()));
+    for (step, w) in case.waits() {
+        let Some(d) = w.literal().filter(|_| w.written) else {
+            continue;
+        };
+        if d > LONGEST_LITERAL_WAIT {
+            return Err((
+                step.line,
+                format!(
+                    "`{}` waits a literal {d:?}, longer than {}s: a wait this long is a target's limit; derive it from `heartbeat` or `resume_window` (e.g. `heartbeat * 3 + 5s`)",
+                    step.kind.name(),
+                    LONGEST_LITERAL_WAIT.as_secs()
+                ),
+            ));
+        }
+        if let Some(tag) = timing_tag {
+            return Err((
+                step.line,
+                format!(
+                    "`{}` waits a literal {d:?} in a case tagged `{tag}`: derive it from the target (e.g. `heartbeat + 5s`, `resume_window + 5s`), or leave out `within` for the default",
+                    step.kind.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Every template name a step's values refer to (not `set`, handled
 /// in order).
-pub(crate) fn step_names(kind: &StepKind) -> Vec<String> {
+pub fn step_names(kind: &StepKind) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut value = |v: &serde_json::Value| out.extend(template::names(v));
     match kind {
@@ -215,7 +254,10 @@ impl Checker {
                     }
                     Builtin::Agent(a) => push_unique(&mut self.agents, *a),
                     Builtin::PrincipalToken(p) => push_unique(&mut self.principals, *p),
-                    Builtin::Now(_) => {}
+                    Builtin::Now(_)
+                    | Builtin::Limit(_)
+                    | Builtin::Ms(_)
+                    | Builtin::List(..) => {}
                 }
                 Ok(())
             }

@@ -69,6 +69,7 @@ impl ClientMonitor {
         }
         let mut secrets = self.secrets.lock().unwrap();
         for s in found {
+            crate::redact::register(&s);
             if !s.is_empty() && !secrets.contains(&s) {
                 secrets.push(s);
             }

@@ -88,6 +88,8 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
             "--timeout-scale must be a positive number".into(),
         ));
     }
+    crate::cli::check_target(Some(&args.target))?;
+    crate::cli::check_jobs(Some(args.jobs))?;
     let cases = select(&args)?;
     let mut target = ClientTarget::new(args.target.clone(), args.transport);
     if let Some(n) = &args.name {
@@ -98,19 +100,20 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
     let total = cases.len();
     let quiet = args.output.quiet;
     if !quiet {
-        println!(
+        crate::report::console::println(&format!(
             "arcp-conform {}: {total} client cases against {}",
             env!("CARGO_PKG_VERSION"),
             target.describe()
-        );
+        ));
     }
-    let opts = RunOptions {
-        jobs: args.jobs.max(1),
-        engine: EngineOptions {
+    let opts = RunOptions::new(
+        args.jobs.max(1),
+        EngineOptions {
             timeout_scale: args.timeout_scale,
             schema: !args.no_schema,
+            limits: None,
         },
-    };
+    );
     let started_at = crate::clock::timestamp(chrono::Utc::now());
     let t0 = Instant::now();
     let results: Vec<CaseResult> = super::runner::run_all(
@@ -126,6 +129,7 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
         started_at,
         t0.elapsed(),
         &results,
+        super::checks::ALL,
     );
     args.output.finish(report, baseline.as_ref())
 }
@@ -133,7 +137,7 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
 pub async fn driver(args: DriverArgs) -> Result<i32, UsageError> {
     if args.list_faults {
         for f in ClientFault::ALL {
-            println!("{:<24} {}", f.name(), f.describe());
+            crate::report::console::println(&format!("{:<24} {}", f.name(), f.describe()));
         }
         return Ok(0);
     }

@@ -129,8 +129,14 @@ struct Harness<'a> {
     monitor: ClientMonitor,
     wire: Wire,
     current_line: usize,
-    violations: Vec<Violation>,
+    violations: crate::checks::Tally,
     not_applicable: Option<String>,
+}
+
+/// A wait of a client case: the loader admits only literal ones there (the
+/// harness sets the limits itself, in `welcome`).
+fn span(s: &crate::case::Span) -> Duration {
+    s.literal().unwrap_or(crate::case::DEFAULT_EXPECT_WITHIN)
 }
 
 /// Run one `role: client` case against the client `target` and return its
@@ -229,7 +235,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
         monitor,
         wire,
         current_line: case.line,
-        violations: vec![],
+        violations: Default::default(),
         not_applicable: None,
     };
     let limit = h.deadline(case.timeout);
@@ -240,7 +246,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
         ))),
     };
     let stderr = h.finish().await;
-    let mut outcome = shared::outcome(result, case.level, h.current_line, &[]);
+    let mut outcome = shared::outcome(result, case.level, h.current_line);
     if outcome.verdict != Verdict::Pass {
         let na = h.not_applicable.clone().or_else(|| {
             h.driver
@@ -251,10 +257,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
             outcome = Outcome::new(Verdict::NotApplicable, reason);
         }
     }
-    // A per-frame rule broken anywhere overrides a milder verdict.
-    if !h.violations.is_empty() && outcome.verdict < Verdict::Fail {
-        outcome = shared::outcome(Ok(()), case.level, h.current_line, &h.violations);
-    }
+    outcome.violations = h.violations.take();
     // Credential values never reach a report, wherever the client put them;
     // nor does a token in a frame the failure text quotes (a client's hello
     // shown as `actual` carries its bearer token), as in the runtime engine.
@@ -263,6 +266,9 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
     outcome.reason = scrub(&outcome.reason);
     outcome.expected = outcome.expected.map(|t| scrub(&t));
     outcome.actual = outcome.actual.map(|t| scrub(&t));
+    for v in &mut outcome.violations {
+        v.detail = scrub(&v.detail);
+    }
     outcome.wire = h.wire.take();
     outcome.stderr = stderr;
     outcome.duration = started.elapsed();
@@ -311,9 +317,8 @@ impl Harness<'_> {
             .chain(self.monitor.leaks(&stderr, "the client's log (stderr)"))
             .collect();
         for v in &leaks {
-            self.wire.log("driver", Direction::Note, &v.note(None));
+            self.wire.violation(&mut self.violations, "driver", v, None);
         }
-        self.violations.extend(leaks);
         crate::redact::frame(&redact(&stderr, &self.monitor.secrets))
     }
 
@@ -344,7 +349,7 @@ impl Harness<'_> {
             StepKind::Expect(e) => {
                 let pattern = self.render(&e.pattern)?;
                 let f = self
-                    .await_match(&e.session, &pattern, e.within, e.next, "")
+                    .await_match(&e.session, &pattern, span(&e.within), e.next, "")
                     .await?;
                 self.capture(&f, &e.capture)
             }
@@ -353,10 +358,10 @@ impl Harness<'_> {
                     Some(p) => Some(self.render(p)?),
                     None => None,
                 };
-                self.expect_none(&e.session, pattern.as_ref(), e.duration)
+                self.expect_none(&e.session, pattern.as_ref(), span(&e.duration))
                     .await
             }
-            StepKind::ExpectClose(e) => self.expect_close(&e.session, e.within).await,
+            StepKind::ExpectClose(e) => self.expect_close(&e.session, span(&e.within)).await,
             StepKind::Drop(s) => {
                 let sess = self.sess(&s.session)?;
                 let conn = sess.conn.take();
@@ -368,7 +373,7 @@ impl Harness<'_> {
                 Ok(())
             }
             StepKind::Sleep(d) => {
-                tokio::time::sleep(*d).await;
+                tokio::time::sleep(span(d)).await;
                 Ok(())
             }
             StepKind::Set(map) => {
@@ -400,6 +405,8 @@ impl Harness<'_> {
             return Some(v.clone());
         }
         match Builtin::parse(name)? {
+            // Refused by the loader in client cases.
+            Builtin::Limit(_) | Builtin::Ms(_) | Builtin::List(..) => None,
             Builtin::SessionId(s) => Some(Value::from(self.sessions.get(&s)?.id.clone())),
             Builtin::SessionResumeToken(s) => {
                 Some(Value::from(self.sessions.get(&s)?.resume_token.clone()))
@@ -563,11 +570,10 @@ impl Harness<'_> {
         self.wire.log(name, Direction::In, &text);
         let value: Value = serde_json::from_str(&text)
             .map_err(|e| Stop::target(format!("the client sent a frame that is not JSON ({e})")))?;
-        let violations = self.monitor.inbound(name, &text, &value);
-        for v in &violations {
-            self.wire.log(name, Direction::Note, &v.note(Some(&value)));
+        for v in self.monitor.inbound(name, &text, &value) {
+            self.wire
+                .violation(&mut self.violations, name, &v, Some((&text, &value)));
         }
-        self.violations.extend(violations);
         let frame = Frame { value };
         if frame.kind() == "session.ping" && self.sess(name)?.auto_pong {
             let nonce = frame

@@ -4,11 +4,13 @@
 
 use super::{run_case, EngineOptions};
 use crate::case::{AgentRole, Case};
+use crate::limits::Limits;
 use crate::target::Target;
 use crate::verdict::{Origin, Outcome, Verdict};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 
 /// Id of the synthetic check every run starts with.
@@ -35,6 +37,76 @@ pub struct CaseResult {
 pub struct RunOptions {
     pub jobs: usize,
     pub engine: EngineOptions,
+    /// Wall time a case may need by its designed waits before it is
+    /// UNTESTABLE instead of run (`--max-case-time`).
+    pub max_case_time: Duration,
+    /// Reruns, with larger deadlines, of a case failed only by a deadline.
+    pub retries: u32,
+}
+
+impl RunOptions {
+    pub fn new(jobs: usize, engine: EngineOptions) -> RunOptions {
+        RunOptions {
+            jobs,
+            engine,
+            max_case_time: super::budget::DEFAULT_MAX_CASE_TIME,
+            retries: 1,
+        }
+    }
+}
+
+/// The target's limits for this run: the heartbeat interval only as the
+/// welcome advertises it (a profile cannot give a runtime heartbeats), the
+/// resume window as advertised or else the profile's, the rest the profile's.
+pub fn run_limits(target: &Target, env: &Environment) -> Limits {
+    let payload = env.welcome.get("payload").cloned().unwrap_or_default();
+    let advertised = Limits::from_welcome(&payload);
+    let mut l = advertised.or(&target.profile.limits);
+    l.heartbeat_sec = advertised.heartbeat_sec;
+    l
+}
+
+/// Run one case; when it failed only on a deadline, run it again with
+/// deadlines twice as long (up to `retries` times). A pass on a retry is a
+/// pass marked flaky with the first attempt's reason.
+pub async fn run_with_retries(
+    case: &Case,
+    target: &Target,
+    engine: &EngineOptions,
+    retries: u32,
+) -> Outcome {
+    let mut outcome = run_case(case, target, engine).await;
+    let first = outcome.reason.clone();
+    let mut scale = engine.timeout_scale;
+    for attempt in 1..=retries {
+        if !outcome.deadline_missed {
+            break;
+        }
+        scale *= 2.0;
+        let opts = EngineOptions {
+            timeout_scale: scale,
+            ..engine.clone()
+        };
+        let again = run_case(case, target, &opts).await;
+        if again.deadline_missed {
+            outcome = again;
+            outcome.reason = format!(
+                "{} (also on retry {attempt} with deadlines x{:.0})",
+                outcome.reason,
+                scale / engine.timeout_scale
+            );
+            continue;
+        }
+        outcome = again;
+        if matches!(outcome.verdict, Verdict::Pass | Verdict::Info) {
+            outcome.flaky = Some(format!(
+                "failed on a deadline, then passed on retry {attempt} with deadlines x{:.0}: {first}",
+                scale / engine.timeout_scale
+            ));
+        }
+        break;
+    }
+    outcome
 }
 
 /// The probe as a case: open a session offering every feature.
@@ -196,13 +268,20 @@ pub async fn run_all(
             return results;
         }
     };
+    let limits = run_limits(&target, &env);
+    let mut engine = opts.engine.clone();
+    engine.limits = Some(limits.clone());
     let env = Arc::new(env);
+    let (max_case_time, retries) = (opts.max_case_time, opts.retries);
     schedule(cases, opts.jobs, on_result, move |case| {
-        let (target, env, engine) = (target.clone(), env.clone(), opts.engine.clone());
+        let (target, env, engine, limits) =
+            (target.clone(), env.clone(), engine.clone(), limits.clone());
         async move {
-            match applicability(&case, &target, &env) {
+            let skip = applicability(&case, &target, &env)
+                .or_else(|| super::budget::check(&case, &target, &limits, max_case_time));
+            match skip {
                 Some(o) => o,
-                None => run_case(&case, &target, &engine).await,
+                None => run_with_retries(&case, &target, &engine, retries).await,
             }
         }
     })
@@ -248,13 +327,31 @@ where
                     .await
                     .map(|v| v.unwrap())
                     .unwrap_or(Verdict::Error);
-                if !matches!(v, Verdict::Pass | Verdict::Warn | Verdict::Info) {
-                    blocked = Some(format!("blocked by {id} ({v})"));
+                // INFO: the prerequisite is a MAY the target does not take,
+                // so what depends on it does not apply (N/A, not BLOCKED).
+                if v == Verdict::Info {
+                    blocked = Some(Outcome::new(
+                        Verdict::NotApplicable,
+                        format!("needs {id}, a MAY the target does not take (INFO)"),
+                    ));
+                    break;
+                }
+                // A prerequisite that cannot be judged here leaves this one
+                // unjudged for the same reason.
+                if matches!(v, Verdict::NotApplicable | Verdict::Untestable) {
+                    blocked = Some(Outcome::new(v, format!("needs {id}, which is {v} here")));
+                    break;
+                }
+                if !matches!(v, Verdict::Pass | Verdict::Warn) {
+                    blocked = Some(Outcome::new(
+                        Verdict::Blocked,
+                        format!("blocked by {id} ({v})"),
+                    ));
                     break;
                 }
             }
             let outcome = match blocked {
-                Some(why) => Outcome::new(Verdict::Blocked, why),
+                Some(o) => o,
                 None => {
                     let _permit = sem.acquire().await.expect("semaphore open");
                     run(case.clone()).await

@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 pub(crate) struct Frame {
     pub text: String,
     pub value: Value,
+    /// Its bytes on the run's budget until it is dropped.
+    pub _charge: Option<crate::retained::Charge>,
 }
 
 impl Frame {
@@ -45,7 +47,7 @@ pub(crate) struct Shared {
 /// which owns the transport, answers pings and forwards everything else.
 pub(crate) struct Link {
     to_pump: mpsc::Sender<String>,
-    from_pump: mpsc::Receiver<Inbound>,
+    from_pump: mpsc::Receiver<(Inbound, Option<crate::retained::Charge>)>,
     process: Option<ProcessWatch>,
     pump: tokio::task::JoinHandle<()>,
 }
@@ -62,11 +64,13 @@ pub(crate) struct Sess {
     pub backlog: VecDeque<Frame>,
     /// Bytes waiting in the backlog (flood guard).
     pub backlog_bytes: usize,
+    /// A step (`or_close`) said the target may close this session from now on.
+    pub close_allowed: bool,
 }
 
-/// A target that sends more than this unconsumed is flooding.
+/// A target that sends more than this unconsumed is flooding (bytes are on
+/// the run's budget, [`crate::retained`]).
 const BACKLOG_FRAMES: usize = 20_000;
-const BACKLOG_BYTES: usize = 256 * 1024 * 1024;
 /// How long a send may wait for a target that does not read its input.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames the pump may hold for the engine before it stops reading.
@@ -107,6 +111,7 @@ impl Sess {
             principal: principal.to_string(),
             backlog: VecDeque::new(),
             backlog_bytes: 0,
+            close_allowed: false,
         }
     }
 
@@ -121,6 +126,11 @@ impl Sess {
             .and_then(|l| l.process.as_ref())
             .map(ProcessWatch::stderr_tail)
             .unwrap_or_default()
+    }
+
+    /// The target process behind this session, if any.
+    pub fn process(&self) -> Option<ProcessWatch> {
+        self.link.as_ref().and_then(|l| l.process.clone())
     }
 
     /// Drop the transport abruptly (the pump closes it and reaps any process).
@@ -147,14 +157,32 @@ impl Sess {
     pub fn push(&mut self, f: Frame) -> Result<(), Stop> {
         self.backlog_bytes += f.text.len();
         self.backlog.push_back(f);
-        if self.backlog.len() > BACKLOG_FRAMES || self.backlog_bytes > BACKLOG_BYTES {
-            return Err(Stop::target(format!(
-                "target flooded the session: {} unconsumed frames ({} bytes)",
-                self.backlog.len(),
-                self.backlog_bytes
-            )));
+        if self.backlog.len() > BACKLOG_FRAMES {
+            return Err(self.flooded("more than the harness keeps per session"));
         }
         Ok(())
+    }
+
+    /// The ERROR for a flood, with the evidence: counts, bytes, first frames.
+    pub fn flooded(&self, why: &str) -> Stop {
+        let first: Vec<String> = self
+            .backlog
+            .iter()
+            .take(3)
+            .map(|f| {
+                let t = crate::redact::frame(&f.text);
+                match t.char_indices().nth(160) {
+                    Some((i, _)) => format!("{}… ({} bytes)", &t[..i], f.text.len()),
+                    None => t,
+                }
+            })
+            .collect();
+        Stop::target(format!(
+            "target flooded the session: {} unconsumed frames ({} bytes), {why}; first frames: {}",
+            self.backlog.len(),
+            self.backlog_bytes,
+            first.join(" | ")
+        ))
     }
 
     pub fn take(&mut self, i: usize) -> Frame {
@@ -170,7 +198,7 @@ impl Sess {
 async fn pump(
     mut conn: Conn,
     mut from_engine: mpsc::Receiver<String>,
-    to_engine: mpsc::Sender<Inbound>,
+    to_engine: mpsc::Sender<(Inbound, Option<crate::retained::Charge>)>,
     shared: Arc<Shared>,
     wire: Wire,
     name: String,
@@ -179,6 +207,9 @@ async fn pump(
     let mut open = true;
     let mut last_out = tokio::time::Instant::now();
     loop {
+        // Over the run's budget: stop reading (the target feels back-pressure)
+        // until the flooding case is ended; keep serving the engine meanwhile.
+        let room = !crate::retained::over();
         let polite = shared.auto_pong.load(Ordering::Relaxed);
         let hb = *shared.heartbeat.lock().unwrap();
         let ping_due = last_out + hb.unwrap_or(Duration::from_secs(3600));
@@ -198,7 +229,8 @@ async fn pump(
                 last_out = tokio::time::Instant::now();
                 let _ = conn.send(ping).await;
             }
-            item = conn.recv(Duration::from_secs(3600)), if open => {
+            _ = tokio::time::sleep(Duration::from_millis(5)), if open && !room => {}
+            item = conn.recv(Duration::from_secs(3600)), if open && room => {
                 let item = match item {
                     Err(TransportError::Timeout(_)) => continue,
                     Err(e) => Inbound::Closed(e.to_string()),
@@ -221,7 +253,11 @@ async fn pump(
                     }
                     Inbound::Fault(f) => wire.log(&name, Direction::Note, &f.to_string()),
                 }
-                if to_engine.send(item).await.is_err() {
+                let charge = match &item {
+                    Inbound::Frame(text) => Some(crate::retained::Charge::frame(text.len(), &wire.frames)),
+                    _ => None,
+                };
+                if to_engine.send((item, charge)).await.is_err() {
                     break;
                 }
             }
@@ -246,6 +282,10 @@ fn ping_now(shared: &Shared, clock: &SharedClock) -> String {
 
 /// The pong answering `text`, if it is a ping.
 fn pong_for(text: &str, shared: &Shared, clock: &SharedClock) -> Option<String> {
+    // Parse only what may be a ping: a flood of big frames must not be parsed twice.
+    if !text.contains("session.ping") {
+        return None;
+    }
     let v: Value = serde_json::from_str(text).ok()?;
     if v.get("type").and_then(Value::as_str) != Some("session.ping") {
         return None;
@@ -290,15 +330,18 @@ impl Run<'_> {
         }
     }
 
-    /// A closed transport where a frame was due: a crash is an ERROR, an
-    /// orderly close is a FAIL of what the step expected.
+    /// A closed transport where a frame was due, which no step expected
+    /// (`expect_close` consumes the closes a case expects): an ERROR of the
+    /// target, never a FAIL, WARN or INFO of the case's requirement.
     pub(crate) fn closed_error(&mut self, name: &str, why: &str) -> Stop {
         let status = self.sessions.get(name).and_then(Sess::exit_status);
+        let allowed = self.sessions.get(name).is_some_and(|s| s.close_allowed);
         match status {
             Some(s) if !s.contains("status 0") => {
                 Stop::target(format!("target crashed: {s}; {why}"))
             }
-            _ => Stop::fail(why.to_string()),
+            _ if allowed => Stop::fail(format!("{why} (a close the case allows)")),
+            _ => Stop::target(format!("the target closed the transport mid-case: {why}")),
         }
     }
 
@@ -318,11 +361,19 @@ impl Run<'_> {
         let Some(link) = sess.link.as_mut() else {
             return Ok(None);
         };
-        let item = match tokio::time::timeout(until - now, link.from_pump.recv()).await {
+        let (item, charge) = match tokio::time::timeout(until - now, link.from_pump.recv()).await {
             Err(_) => return Ok(None),
-            Ok(None) => Inbound::Closed("the connection ended".into()),
+            Ok(None) => (Inbound::Closed("the connection ended".into()), None),
             Ok(Some(i)) => i,
         };
+        if crate::retained::flooding(self.wire.frames.load(Ordering::SeqCst)) {
+            let why = format!(
+                "the run's memory budget of {} MiB is spent, this case holding {} KiB of it",
+                crate::retained::RUN_BYTES / (1024 * 1024),
+                self.wire.frames.load(Ordering::SeqCst) / 1024
+            );
+            return Err(self.sess(name)?.flooded(&why));
+        }
         let text = match item {
             Inbound::Closed(reason) => {
                 self.sess(name)?.closed = Some(reason);
@@ -339,12 +390,15 @@ impl Run<'_> {
         };
         let value: Value = serde_json::from_str(&text)
             .map_err(|e| Stop::target(format!("target sent a frame that is not JSON ({e})")))?;
-        let violations = self.monitor.inbound(name, &text, Some(&value));
-        for v in &violations {
-            self.wire.log(name, Direction::Note, &v.note(Some(&value)));
+        for v in self.monitor.inbound(name, &text, Some(&value)) {
+            self.wire
+                .violation(&mut self.violations, name, &v, Some((&text, &value)));
         }
-        self.violations.extend(violations);
-        let frame = Frame { text, value };
+        let frame = Frame {
+            text,
+            value,
+            _charge: charge,
+        };
         let sess = self.sess(name)?;
         if let Some(seq) = frame.value.get("event_seq").and_then(Value::as_u64) {
             sess.last_seq = sess.last_seq.max(seq);

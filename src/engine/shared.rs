@@ -4,7 +4,6 @@
 
 use super::{StepResult, Stop};
 use crate::case::{Assert, AssertOp, Level};
-use crate::checks::Violation;
 use crate::matcher;
 use crate::verdict::{Outcome, Verdict};
 use serde_json::{Map, Value};
@@ -106,14 +105,9 @@ pub(crate) fn capture(
 }
 
 /// The verdict of a case's steps: PASS, the case level's verdict for a FAIL,
-/// or ERROR; a per-frame rule broken anywhere overrides a milder verdict
-/// (those rules are MUSTs).
-pub(crate) fn outcome(
-    result: StepResult,
-    level: Level,
-    line: usize,
-    violations: &[Violation],
-) -> Outcome {
+/// or ERROR. Per-frame rules broken on the way do not change it: they are
+/// their own findings ([`crate::checks::Tally`]).
+pub(crate) fn outcome(result: StepResult, level: Level, line: usize) -> Outcome {
     let mut outcome = match result {
         Ok(()) => Outcome::pass(),
         Err(Stop::Fail {
@@ -134,28 +128,6 @@ pub(crate) fn outcome(
     };
     if outcome.verdict != Verdict::Pass {
         outcome.step_line = Some(line);
-    }
-    if let Some(v) = violations.first() {
-        if outcome.verdict < Verdict::Fail {
-            let more = match violations.len() - 1 {
-                0 => String::new(),
-                n => format!(" (+{n} more frame violations)"),
-            };
-            let mut o = Outcome::new(
-                Verdict::Fail,
-                format!(
-                    "{} (§{}): {}{more}",
-                    v.invariant.id, v.invariant.section, v.detail
-                ),
-            );
-            o.expected = Some(format!(
-                "every frame obeys: \"{}\"",
-                v.invariant.requirement
-            ));
-            o.actual = Some(v.detail.clone());
-            o.step_line = Some(line);
-            outcome = o;
-        }
     }
     outcome
 }

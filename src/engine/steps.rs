@@ -50,10 +50,13 @@ impl Run<'_> {
                     Some(p) => Some(self.render(p)?),
                     None => None,
                 };
-                self.expect_none(&e.session, pattern.as_ref(), e.duration)
-                    .await
+                let d = self.span(&e.duration)?;
+                self.expect_none(&e.session, pattern.as_ref(), d).await
             }
-            StepKind::ExpectClose(e) => self.expect_close(&e.session, e.within).await,
+            StepKind::ExpectClose(e) => {
+                let d = self.span(&e.within)?;
+                self.expect_close(&e.session, d).await
+            }
             StepKind::Drop(s) => {
                 let sess = self.sess(&s.session)?;
                 sess.drop_link();
@@ -67,7 +70,8 @@ impl Run<'_> {
             StepKind::Resume(r) => self.resume(r).await,
             StepKind::WaitJob(w) => self.wait_job(w).await,
             StepKind::Sleep(d) => {
-                self.target.clock.sleep(*d).await;
+                let d = self.span(d)?;
+                self.target.clock.sleep(d).await;
                 Ok(())
             }
             StepKind::Set(map) => {
@@ -104,6 +108,9 @@ impl Run<'_> {
             return Some(v.clone());
         }
         match Builtin::parse(name)? {
+            b @ (Builtin::Limit(_) | Builtin::Ms(_) | Builtin::List(..)) => {
+                b.limit_value(self.limits())
+            }
             Builtin::SessionId(s) => self.sessions.get(&s)?.id.clone().map(Value::from),
             Builtin::SessionResumeToken(s) => {
                 self.sessions.get(&s)?.resume_token.clone().map(Value::from)
@@ -231,9 +238,24 @@ impl Run<'_> {
     ) -> StepResult {
         let within = crate::case::DEFAULT_EXPECT_WITHIN;
         let pattern = json!({"type": {"$one_of": ["session.welcome", "session.error"]}});
-        let frame = self
+        let key = format!("tokens.{}", self.sess(name)?.principal);
+        let frame = match self
             .await_match(name, &pattern, within, false, &format!("a reply to {sent}"))
-            .await?;
+            .await
+        {
+            // A close right after hello, worded as an auth refusal, is one.
+            Err(Stop::Error { reason, origin })
+                if matches!(expect, HelloOutcome::Welcome) && auth_wording(&reason) =>
+            {
+                return Err(Stop::Error {
+                    reason: format!(
+                        "authentication failed: the target refused {sent} with the profile's `{key}` ({reason})"
+                    ),
+                    origin,
+                });
+            }
+            r => r?,
+        };
         match (frame.kind(), expect) {
             ("session.welcome", HelloOutcome::Welcome) => {
                 let theirs = crate::wire::feature::offered(&frame.value["payload"]);
@@ -273,6 +295,14 @@ impl Run<'_> {
                         .map(|c| format!(" with code {c}"))
                         .unwrap_or_default()
                 )),
+                actual: Some(matcher::show(&frame.value)),
+            }),
+            (_, HelloOutcome::Welcome) if auth_refusal(&frame.value) => Err(Stop::Fail {
+                reason: format!(
+                    "authentication failed: {sent} was refused with {} for the profile's `{key}`; put a token the target accepts there",
+                    frame.value["payload"]["code"].as_str().unwrap_or("?")
+                ),
+                expected: Some("session.welcome".into()),
                 actual: Some(matcher::show(&frame.value)),
             }),
             (_, HelloOutcome::Welcome) => Err(Stop::Fail {
@@ -408,8 +438,11 @@ impl Run<'_> {
 
     async fn expect(&mut self, e: &Expect) -> Result<Frame, Stop> {
         let pattern = self.render(&e.pattern)?;
+        if e.or_close {
+            self.sess(&e.session)?.close_allowed = true;
+        }
         let frame = self
-            .await_match(&e.session, &pattern, e.within, e.next, "")
+            .await_match(&e.session, &pattern, self.span(&e.within)?, e.next, "")
             .await?;
         self.capture(&frame, &e.capture)?;
         Ok(frame)
@@ -434,7 +467,10 @@ impl Run<'_> {
             ErrorSource::ToolResult => tool,
             ErrorSource::Any => json!({"$one_of": [session_error, job_error, tool]}),
         };
-        self.await_match(&e.session, &pattern, e.within, false, "")
+        if e.or_close {
+            self.sess(&e.session)?.close_allowed = true;
+        }
+        self.await_match(&e.session, &pattern, self.span(&e.within)?, false, "")
             .await
             .map(|_| ())
     }
@@ -527,6 +563,14 @@ impl Run<'_> {
                             format!("transport closed ({reason}) while waiting for {describe}");
                         return Err(self.closed_error(name, &why));
                     }
+                    // A frame of the awaited type that did not match, or an
+                    // error instead, is a finding about content; only a
+                    // missing answer is timing.
+                    let near = closest.as_ref().is_some_and(|(f, _)| {
+                        pattern.get("type").and_then(Value::as_str) == Some(f.kind())
+                            || f.kind().ends_with(".error")
+                    });
+                    self.deadline_missed = !near;
                     if seen == 0 && closest.is_none() && !self.alive(name).await {
                         return Err(Stop::target(format!(
                             "target is unresponsive: nothing arrived within {within:?} while waiting for {describe}, and a session.ping went unanswered"
@@ -592,6 +636,7 @@ impl Run<'_> {
                         sess.drop_link();
                         return Ok(());
                     }
+                    self.deadline_missed = true;
                     return Err(Stop::Fail {
                         reason: format!("the transport stayed open for {within:?}"),
                         expected: Some("the target closes the transport".into()),
@@ -684,7 +729,7 @@ impl Run<'_> {
             .await_match(
                 &w.session,
                 &pattern,
-                w.within,
+                self.span(&w.within)?,
                 false,
                 &format!("the terminal message of job {job}"),
             )
@@ -709,6 +754,32 @@ impl Run<'_> {
         let r = self.render(&a.right)?;
         shared::assert_values(a, &l, &r)
     }
+}
+
+/// A `session.error` refusing the credentials (§12: UNAUTHENTICATED, PERMISSION_DENIED).
+pub(crate) fn auth_refusal(v: &Value) -> bool {
+    v["type"] == "session.error"
+        && matches!(
+            v.pointer("/payload/code").and_then(Value::as_str),
+            Some("UNAUTHENTICATED" | "PERMISSION_DENIED")
+        )
+}
+
+/// A close reason (WebSocket close text, stderr) that speaks of a refused credential.
+fn auth_wording(reason: &str) -> bool {
+    let r = reason.to_lowercase();
+    (r.contains("closed the transport") || r.contains("crashed"))
+        && [
+            "unauth",
+            "authenticat",
+            "invalid token",
+            "bad token",
+            "forbidden",
+            "401",
+            "403",
+        ]
+        .iter()
+        .any(|w| r.contains(w))
 }
 
 fn check_code(frame: &Frame, code: Option<&str>) -> StepResult {

@@ -114,8 +114,10 @@ pub fn summary(r: &FuzzReport, target: &str) -> String {
     s
 }
 
-/// `arcp-conform fuzz`. Exit code: 0 nothing found, 1 findings, 2 bad usage.
+/// `arcp-conform fuzz`. Exit code: 0 nothing found, 1 findings, 2 bad usage,
+/// 3 the target could not be started or reached (or failed the handshake).
 pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
+    crate::cli::check_jobs(Some(a.jobs))?;
     let seed = a.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -131,6 +133,7 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
     let engine = EngineOptions {
         timeout_scale: a.timeout_scale,
         schema: true,
+        limits: None,
     };
     let base = super::model::ModelConfig {
         max_actions: a.max_actions.max(2),
@@ -139,11 +142,12 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
     let model = match super::model_config(&target, &engine, &base).await {
         Ok(m) => m,
         Err(o) => {
+            // Nothing was fuzzed, so nothing was found: not exit code 1.
             eprintln!(
                 "arcp-conform fuzz: the target failed the handshake probe: {}",
-                o.reason
+                crate::redact::output(&o.reason)
             );
-            return Ok(1);
+            return Ok(crate::cli::EXIT_UNREACHABLE);
         }
     };
     let opts = FuzzOptions {
@@ -161,7 +165,7 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
         ..FuzzOptions::default()
     };
     if !a.quiet {
-        println!(
+        crate::report::console::println(&format!(
             "arcp-conform fuzz: seed {seed} against {}{}",
             target.describe(),
             if a.fault.is_empty() {
@@ -169,10 +173,10 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
             } else {
                 format!(" (faults: {})", a.fault.join(", "))
             }
-        );
+        ));
     }
     let report = super::fuzz(target.clone(), opts, |f| {
-        println!(
+        crate::report::console::println(&format!(
             "finding: {} ({}) at iteration {}, shrunk {} -> {} actions{}",
             f.signature,
             f.verdict.label(),
@@ -183,10 +187,10 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
                 .as_ref()
                 .map(|p| format!(": {}", p.display()))
                 .unwrap_or_default()
-        );
+        ));
     })
     .await;
-    print!("{}", summary(&report, &target.describe()));
+    crate::report::console::print(&summary(&report, &target.describe()));
     Ok(if report.findings.is_empty() && report.errors.is_empty() {
         0
     } else {

@@ -340,8 +340,9 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
                 let mut same = 0;
                 for _ in 0..REPLAYS {
                     let out = crate::engine::run_case(&cases[0], &sh.target, &o.engine).await;
-                    first.get_or_insert(out.verdict);
-                    let sig = oracle::judge(&final_plan, &cases[0], &out).map(|j| j.signature);
+                    let judged = oracle::judge(&final_plan, &cases[0], &out);
+                    first.get_or_insert(judged.as_ref().map_or(out.verdict, |j| j.verdict));
+                    let sig = judged.map(|j| j.signature);
                     same += usize::from(sig.as_ref() == Some(&j.signature));
                 }
                 (first.unwrap_or(Verdict::Error), same)

@@ -120,7 +120,32 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
         outcome.verdict,
         Verdict::Pass | Verdict::Info | Verdict::NotApplicable
     ) {
-        return None;
+        // A per-frame rule broken on the way: the first one is the finding.
+        return outcome.violations.first().map(|v| {
+            let inv = v.invariant;
+            let mut rule = inv.id.to_string();
+            if inv.id == crate::checks::SCHEMA.id {
+                // "at <pointer>: <what>"
+                if let Some(path) = v
+                    .detail
+                    .strip_prefix("at ")
+                    .and_then(|r| r.split_once(':'))
+                    .map(|(p, _)| p)
+                {
+                    rule = format!("{rule}@{}", pointer_shape(path));
+                }
+            }
+            Judgement {
+                signature: Signature {
+                    oracle: "invariant".into(),
+                    message: violating_type(outcome, inv.id),
+                    rule,
+                },
+                verdict: Verdict::for_level(inv.level),
+                reason: format!("{} (§{}): {}", inv.id, inv.section, v.detail),
+                action: None,
+            }
+        });
     }
     let tag = tag_at(plan, case, outcome.step_line);
     let (message, rule) = tag
@@ -138,28 +163,10 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
         reason: reason.clone(),
         action,
     };
-    // A per-frame rule: the engine writes "<id> (§<section>): <detail>".
-    for inv in crate::checks::ALL {
-        if let Some(detail) = reason
-            .strip_prefix(inv.id)
-            .and_then(|r| r.strip_prefix(" (§"))
-        {
-            let mut rule = inv.id.to_string();
-            if inv.id == crate::checks::SCHEMA.id {
-                if let Some(path) = detail
-                    .split_once("): at ")
-                    .and_then(|(_, r)| r.split_once(':'))
-                    .map(|(p, _)| p)
-                {
-                    rule = format!("{rule}@{}", pointer_shape(path));
-                }
-            }
-            let mut j = judged("invariant", violating_type(outcome, inv.id), rule);
-            j.action = None;
-            return Some(j);
-        }
-    }
-    if outcome.verdict == Verdict::Error {
+    let closed = !reason.contains("crashed")
+        && (reason.contains("transport closed") || reason.contains("transport is closed"));
+    // A close mid-case is an ERROR too; it is judged as a drop below.
+    if outcome.verdict == Verdict::Error && !closed {
         if outcome.origin == Some(Origin::Harness) {
             let short: String = reason.chars().take(60).collect();
             return Some(judged("harness", message, short));

@@ -75,6 +75,12 @@ pub fn render(sig: &Signature, prov: &Provenance, plan: &Plan, outcome: &Outcome
         outcome.verdict.label(),
         outcome.reason
     ));
+    for v in &outcome.violations {
+        c(&format!(
+            "invariant broken: {} (§{}, {}) ×{}: {}",
+            v.invariant.id, v.invariant.section, v.invariant.level, v.count, v.detail
+        ));
+    }
     let target = prov
         .target
         .as_ref()
@@ -134,7 +140,7 @@ pub fn render(sig: &Signature, prov: &Provenance, plan: &Plan, outcome: &Outcome
 pub fn write(dir: &Path, sig: &Signature, text: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join(format!("{}.yaml", sig.case_id()));
-    std::fs::write(&path, text)?;
+    std::fs::write(&path, crate::redact::output(text))?;
     Ok(path)
 }
 

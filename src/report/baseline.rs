@@ -66,8 +66,7 @@ impl Baseline {
     pub fn from_report(report: &RunReport, strict: bool, previous: Option<&Baseline>) -> Baseline {
         let old = |id: &str| previous.and_then(|p| p.entries.iter().find(|e| e.id == id));
         let entries = report
-            .cases
-            .iter()
+            .records()
             .filter_map(|c| match old(&c.id) {
                 // Flaky entries stay while their case exists; others while the verdict holds.
                 Some(e) if e.flaky || e.verdict == c.verdict => Some(e.clone()),
@@ -101,7 +100,7 @@ impl Baseline {
                 .as_deref()
                 .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
                 .is_some_and(|d| today > d);
-            let Some(c) = report.cases.iter_mut().find(|c| c.id == e.id) else {
+            let Some(c) = report.records_mut().find(|c| c.id == e.id) else {
                 continue; // not selected in this run
             };
             if expired {
@@ -160,6 +159,11 @@ mod tests {
             duration_ms: 0.0,
             wire: vec![],
             stderr: String::new(),
+            requirements: vec![],
+            case_hash: None,
+            invariants: vec![],
+            seen: None,
+            flaky: None,
         }
     }
 
@@ -170,6 +174,8 @@ mod tests {
             target: String::new(),
             started_at: String::new(),
             duration_ms: 0.0,
+            spec: None,
+            invariants: vec![],
             cases,
         }
     }

@@ -5,6 +5,33 @@ use crate::verdict::Verdict;
 use std::collections::BTreeMap;
 use std::io::Write;
 
+/// Set once stdout is gone (a pager or `head` quit).
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Write `text` to stdout, secrets redacted. A closed stdout (EPIPE) stops
+/// the printing, never the run: reports are still written and the exit code
+/// still tells. `println!` would panic instead.
+pub fn print(text: &str) {
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let text = crate::redact::output(text);
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// [`print`] with a newline.
+pub fn println(text: &str) {
+    print(&format!("{text}\n"));
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     pub color: bool,
@@ -39,10 +66,74 @@ pub fn case_line(style: Style, r: &CaseRecord, done: usize, total: usize) -> Str
     if v != Verdict::Pass {
         line.push_str(&format!(" — {}", r.reason));
     }
+    if !r.invariants.is_empty() {
+        line.push_str(&format!(" [also broke {}]", r.invariants.join(", ")));
+    }
+    if let Some(f) = &r.flaky {
+        line.push_str(&format!(" [flaky: {f}]"));
+    }
     if let Some(b) = &r.baselined {
         line.push_str(&format!(" [baselined: {b}]"));
     }
     line
+}
+
+/// The per-frame rules the target broke, each once with the cases it was
+/// seen in: printed before the failing cases, which they may explain.
+pub fn root_causes(out: &mut impl Write, style: Style, report: &RunReport) -> std::io::Result<()> {
+    let broken: Vec<&CaseRecord> = report
+        .broken()
+        .into_iter()
+        .filter(|c| c.baselined.is_none())
+        .collect();
+    if broken.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "\nRoot causes ({} per-frame invariant{} broken; each counted once, not in every case):",
+        broken.len(),
+        if broken.len() == 1 { "" } else { "s" }
+    )?;
+    for c in broken {
+        let Some(seen) = &c.seen else { continue };
+        writeln!(
+            out,
+            "\n{} {} (§{}, {}) — {} frame{} in {} case{}",
+            paint(style, c.verdict(), c.verdict().label()),
+            c.id,
+            c.sections.join(", §"),
+            c.level,
+            seen.count,
+            if seen.count == 1 { "" } else { "s" },
+            seen.cases.len(),
+            if seen.cases.len() == 1 { "" } else { "s" },
+        )?;
+        writeln!(out, "  requirement: \"{}\"", c.requirement)?;
+        let f = &seen.first;
+        writeln!(
+            out,
+            "  first:       {} [{}]: {}",
+            f.case, f.session, f.detail
+        )?;
+        if !f.frame.is_empty() {
+            let frame: String = f.frame.chars().take(300).collect();
+            let cut = if frame.len() < f.frame.len() {
+                "…"
+            } else {
+                ""
+            };
+            writeln!(out, "  frame:       {frame}{cut}")?;
+        }
+        const SHOWN: usize = 8;
+        let more = match seen.cases.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" (+{n} more; all in --json/--html)"),
+        };
+        let shown: Vec<&str> = seen.cases.iter().take(SHOWN).map(String::as_str).collect();
+        writeln!(out, "  seen in:     {}{more}", shown.join(", "))?;
+    }
+    Ok(())
 }
 
 /// Detail of every case that did not pass (requirement, expected, actual, wire log).
@@ -115,10 +206,16 @@ pub fn summary(out: &mut impl Write, style: Style, report: &RunReport) -> std::i
         writeln!(out, "{:>8}", m.values().sum::<usize>())?;
     }
     let total: usize = counts.values().sum();
-    let parts: Vec<String> = cols
+    let mut parts: Vec<String> = cols
         .iter()
         .map(|v| paint(style, *v, &format!("{} {}", counts[v], v.label())))
         .collect();
+    let flaky = report.cases.iter().filter(|c| c.flaky.is_some()).count();
+    if flaky > 0 {
+        parts.push(format!(
+            "{flaky} flaky (passed on a retry with larger deadlines)"
+        ));
+    }
     writeln!(
         out,
         "\n{} cases in {:.2} s ({:.0} cases/s): {}",
@@ -127,5 +224,26 @@ pub fn summary(out: &mut impl Write, style: Style, report: &RunReport) -> std::i
         total as f64 / (report.duration_ms / 1000.0).max(1e-3),
         parts.join(", ")
     )?;
+    let broken = report.broken();
+    if !broken.is_empty() {
+        let ids: Vec<String> = broken
+            .iter()
+            .map(|c| {
+                let n = c.seen.as_ref().map_or(0, |s| s.cases.len());
+                format!(
+                    "{} {} ({n} cases)",
+                    paint(style, c.verdict(), c.verdict().label()),
+                    c.id
+                )
+            })
+            .collect();
+        writeln!(
+            out,
+            "{} of {} per-frame invariants broken: {}",
+            broken.len(),
+            report.invariants.len(),
+            ids.join(", ")
+        )?;
+    }
     Ok(())
 }

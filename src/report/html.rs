@@ -5,14 +5,14 @@ use super::{CaseRecord, RunReport};
 use crate::verdict::Verdict;
 use std::collections::{BTreeMap, BTreeSet};
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
-fn class(v: &str) -> &'static str {
+pub(crate) fn class(v: &str) -> &'static str {
     match Verdict::parse(v) {
         Some(Verdict::Pass) => "pass",
         Some(Verdict::Fail) | Some(Verdict::Error) => "fail",
@@ -22,7 +22,7 @@ fn class(v: &str) -> &'static str {
     }
 }
 
-const STYLE: &str = r#"<style>
+pub(crate) const STYLE: &str = r#"<style>
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 6px;vertical-align:top}
 th{background:#f4f4f4;position:sticky;top:0}
@@ -85,6 +85,30 @@ pub fn run_page(report: &RunReport) -> String {
         .map(|(v, n)| format!("{n} {}", v.label()))
         .collect();
     s.push_str(&format!("<p><b>{}</b></p>", counts.join(", ")));
+    let broken = report.broken();
+    if !broken.is_empty() {
+        s.push_str("<h2>Root causes</h2><p>Per-frame invariants the target broke, each once, with the cases it broke them in; those cases keep their own verdicts.</p><table><tr><th>invariant</th><th>§</th><th>level</th><th>verdict</th><th>frames</th><th>cases</th><th>first</th></tr>");
+        for (i, c) in broken.iter().enumerate() {
+            let seen = c.seen.as_ref();
+            s.push_str(&format!(
+                "<tr><td><a href=\"#i{i}\">{}</a></td><td>{}</td><td>{}</td><td class=\"{}{}\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&c.id),
+                esc(&c.sections.join(", ")),
+                esc(&c.level),
+                class(&c.verdict),
+                if c.baselined.is_some() { " base" } else { "" },
+                esc(&c.verdict),
+                seen.map_or(0, |x| x.count),
+                seen.map_or(0, |x| x.cases.len()),
+                esc(&seen.map_or(String::new(), |x| format!("{}: {}", x.first.case, x.first.detail)))
+            ));
+        }
+        s.push_str("</table>");
+        for (i, c) in broken.iter().enumerate() {
+            s.push_str(&detail(&format!("i{i}"), c));
+        }
+        s.push_str("<h2>Cases</h2>");
+    }
     s.push_str(&filters(&areas));
     s.push_str(
         "<table><tr><th>case</th><th>§</th><th>level</th><th>verdict</th><th>reason</th></tr>",
@@ -104,8 +128,18 @@ pub fn run_page(report: &RunReport) -> String {
             esc(&c.level),
             class(&c.verdict),
             if c.baselined.is_some() { " base" } else { "" },
-            esc(&c.verdict),
-            esc(&c.reason)
+            esc(&match &c.flaky {
+                Some(_) => format!("{} (flaky)", c.verdict),
+                None => c.verdict.clone(),
+            }),
+            esc(&{
+                let why = c.flaky.as_deref().unwrap_or(&c.reason);
+                if c.invariants.is_empty() {
+                    why.to_string()
+                } else {
+                    format!("{why} [also broke {}]", c.invariants.join(", "))
+                }
+            })
         ));
     }
     s.push_str("</table><h2>Details</h2>");
@@ -126,7 +160,7 @@ impl Matrix<'_> {
     fn rows(&self) -> BTreeMap<String, (String, String, String)> {
         let mut rows = BTreeMap::new();
         for r in self.reports {
-            for c in &r.cases {
+            for c in r.records() {
                 rows.entry(c.id.clone()).or_insert((
                     c.area().to_string(),
                     c.level.clone(),
@@ -138,7 +172,7 @@ impl Matrix<'_> {
     }
 
     fn cell<'r>(&self, report: &'r RunReport, id: &str) -> Option<&'r CaseRecord> {
-        report.cases.iter().find(|c| c.id == id)
+        report.records().find(|c| c.id == id)
     }
 
     pub fn markdown(&self) -> String {
@@ -237,36 +271,4 @@ impl Matrix<'_> {
         s.push_str(&details);
         s
     }
-}
-
-/// What changed between two result files.
-pub fn diff(old: &RunReport, new: &RunReport) -> Vec<String> {
-    let mut out = vec![];
-    let old_map: BTreeMap<&str, &CaseRecord> =
-        old.cases.iter().map(|c| (c.id.as_str(), c)).collect();
-    let new_map: BTreeMap<&str, &CaseRecord> =
-        new.cases.iter().map(|c| (c.id.as_str(), c)).collect();
-    for (id, n) in &new_map {
-        match old_map.get(id) {
-            None => out.push(format!("+ {id}: {} (new case)", n.verdict)),
-            Some(o) if o.verdict != n.verdict => {
-                let dir = if n.verdict() < o.verdict() {
-                    "improved"
-                } else {
-                    "regressed"
-                };
-                out.push(format!(
-                    "~ {id}: {} -> {} ({dir}) {}",
-                    o.verdict, n.verdict, n.reason
-                ))
-            }
-            _ => {}
-        }
-    }
-    for (id, o) in &old_map {
-        if !new_map.contains_key(id) {
-            out.push(format!("- {id}: {} (case removed)", o.verdict));
-        }
-    }
-    out
 }

@@ -4,13 +4,13 @@ use super::{CaseRecord, RunReport};
 use crate::verdict::Verdict;
 use junit_report::{Duration, ReportBuilder, TestCase, TestSuiteBuilder};
 
+/// The suite of per-frame invariants: one testcase per rule, so a rule
+/// broken in 80 cases is one failure, not 80.
+const INVARIANTS: &str = "invariants";
+
 pub fn render(report: &RunReport, strict: bool) -> String {
-    let mut suites: std::collections::BTreeMap<&str, Vec<&CaseRecord>> = Default::default();
-    for c in &report.cases {
-        suites.entry(c.area()).or_default().push(c);
-    }
     let mut builder = ReportBuilder::new();
-    for (area, cases) in suites {
+    for (area, cases) in suites(report) {
         let mut suite = TestSuiteBuilder::new(&format!("arcp-conform.{area}"));
         for c in cases {
             let time = Duration::seconds_f64(c.duration_ms / 1000.0);
@@ -26,11 +26,14 @@ pub fn render(report: &RunReport, strict: bool) -> String {
                 TestCase::failure(&c.id, time, v.label(), &c.reason)
             };
             tc.set_classname(&format!("arcp-conform.{area}"));
-            let detail = if v == Verdict::Pass {
+            let mut detail = if v == Verdict::Pass {
                 format!("{}\n", c.title)
             } else {
                 c.failure_text()
             };
+            if let Some(f) = &c.flaky {
+                detail.push_str(&format!("FLAKY: {f}\n"));
+            }
             tc.set_system_out(&detail);
             suite.add_testcase(tc);
         }
@@ -57,12 +60,16 @@ fn add_properties(xml: &str, report: &RunReport) -> String {
         if !rest[..end].ends_with('/') {
             if let Some(c) = cases.next() {
                 out.push_str("<properties>");
+                let flaky = c.flaky.iter().map(|f| ("flaky", f.clone()));
                 for (k, v) in [
                     ("level", c.level.clone()),
                     ("section", c.sections.join(",")),
                     ("verdict", c.verdict.clone()),
                     ("source", c.source.clone()),
-                ] {
+                ]
+                .into_iter()
+                .chain(flaky)
+                {
                     out.push_str(&format!(
                         "<property name=\"{k}\" value=\"{}\"/>",
                         escape(&v)
@@ -78,11 +85,22 @@ fn add_properties(xml: &str, report: &RunReport) -> String {
 }
 
 fn report_order(report: &RunReport) -> impl Iterator<Item = &CaseRecord> {
-    let mut suites: std::collections::BTreeMap<&str, Vec<&CaseRecord>> = Default::default();
+    suites(report).into_iter().flat_map(|(_, c)| c)
+}
+
+/// Testsuites in order: the invariants first (root causes), then the cases
+/// by spec area.
+fn suites(report: &RunReport) -> Vec<(&str, Vec<&CaseRecord>)> {
+    let mut areas: std::collections::BTreeMap<&str, Vec<&CaseRecord>> = Default::default();
     for c in &report.cases {
-        suites.entry(c.area()).or_default().push(c);
+        areas.entry(c.area()).or_default().push(c);
     }
-    suites.into_values().flatten()
+    let mut out = vec![];
+    if !report.invariants.is_empty() {
+        out.push((INVARIANTS, report.invariants.iter().collect()));
+    }
+    out.extend(areas);
+    out
 }
 
 fn escape(s: &str) -> String {

@@ -158,11 +158,26 @@ impl Conformance {
             ));
             return;
         }
+        // §8.2.1 SHOULD: a current above total is the agent's error too.
+        if step
+            .get("total")
+            .and_then(Value::as_f64)
+            .is_some_and(|t| current > t)
+            && !self.rt.fault(Fault::ProgressOverTotal)
+        {
+            self.warn(format!(
+                "progress current {current} rejected: above total {total}"
+            ));
+            return;
+        }
         let mut body = json!({"current": step.get("current").cloned().unwrap_or(json!(0))});
         for k in ["total", "units", "message"] {
             if let Some(v) = step.get(k) {
                 body[k] = v.clone();
             }
+        }
+        if self.rt.fault(Fault::ProgressOverTotal) && step.get("total").is_some() {
+            body["current"] = json!(total + 1.0);
         }
         self.event(EventKind::Progress, body);
     }

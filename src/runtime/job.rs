@@ -225,6 +225,11 @@ impl Runtime {
             if let Some((fp, accepted)) = st.idempotency.get(&(principal.clone(), k.clone())) {
                 if *fp == fingerprint && !self.fault(Fault::NoIdempotency) {
                     let job_id = accepted["job_id"].as_str().unwrap_or_default().to_string();
+                    let mut accepted = accepted.clone();
+                    if self.fault(Fault::IdempotentPayloadDiffers) {
+                        accepted["accepted_at"] = Value::from(self.now_ts());
+                        accepted["resubmitted"] = Value::Bool(true);
+                    }
                     let env = Envelope::new(MessageType::JobAccepted.as_str(), accepted.clone())
                         .session(sid)
                         .job(job_id)

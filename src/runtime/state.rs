@@ -86,9 +86,12 @@ pub struct JobState {
 }
 
 impl JobState {
+    /// The agent as listings and subscriptions show it (`name@version`).
     pub fn agent_ref(&self, rt: &Runtime) -> String {
         if rt.fault(Fault::NoAgentVersionSuffix) {
             self.agent_name.clone()
+        } else if rt.fault(Fault::MigrateAgentVersion) {
+            format!("{}@{}+migrated", self.agent_name, self.agent_version)
         } else {
             format!("{}@{}", self.agent_name, self.agent_version)
         }

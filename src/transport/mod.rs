@@ -63,6 +63,9 @@ pub enum TransportError {
     Closed(String),
     #[error("could not connect: {0}")]
     Connect(String),
+    /// A server socket could not be bound (`serve --ws`, the client suite).
+    #[error("could not listen: {0}")]
+    Listen(String),
 }
 
 /// An open connection to a peer.
@@ -192,3 +195,57 @@ impl Conn {
 /// Channel capacity between I/O tasks and a `Conn`: bounded so a flooding
 /// peer applies back-pressure instead of growing memory without limit.
 pub const CHANNEL_DEPTH: usize = 1024;
+
+/// Most bytes of frames a reader queues for its consumer before it stops
+/// reading: the count bound above allows 1024 frames of up to the frame cap.
+pub const IN_FLIGHT_BYTES: usize = 1024 * 1024;
+
+/// Bytes a reader has queued and its consumer not yet taken, estimated from
+/// the channel's free slots (items leave it in order), and counted on the
+/// run's budget ([`crate::retained`]). A reader waits while more than
+/// [`IN_FLIGHT_BYTES`] are queued or the run is over budget, so a flood of
+/// big frames stays in the peer's socket, not in the harness's memory.
+#[derive(Default)]
+pub(crate) struct InFlight {
+    sizes: std::collections::VecDeque<usize>,
+    bytes: usize,
+}
+
+impl InFlight {
+    /// Note an item the reader has just queued.
+    pub(crate) fn sent(&mut self, item: &Inbound) {
+        let n = match item {
+            Inbound::Frame(s) => s.len(),
+            _ => 0,
+        };
+        self.sizes.push_back(n);
+        self.bytes += n;
+        crate::retained::transit_add(n);
+    }
+
+    /// Wait until the consumer has taken enough and the run has room (or
+    /// the consumer has gone away).
+    pub(crate) async fn wait(&mut self, tx: &mpsc::Sender<Inbound>) {
+        loop {
+            let queued = tx.max_capacity() - tx.capacity();
+            while self.sizes.len() > queued {
+                let n = self.sizes.pop_front().unwrap_or(0);
+                self.bytes -= n;
+                crate::retained::transit_sub(n);
+            }
+            if self.bytes <= IN_FLIGHT_BYTES && !crate::retained::over() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(2)) => {}
+                _ = tx.closed() => return,
+            }
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        crate::retained::transit_sub(self.bytes);
+    }
+}

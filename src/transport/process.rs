@@ -6,6 +6,12 @@
 //! servers, stdout) is drained into a bounded ring so a chatty target can
 //! neither block on a full pipe nor grow the harness's memory, and the last
 //! bytes are at hand for error messages.
+//!
+//! A child that leaves the group (`setsid`, `setpgid`) escapes a group kill.
+//! Every target therefore carries a marker in its environment, inherited by
+//! all its descendants; when the target is stopped the harness (a child
+//! subreaper, so orphans are re-parented to it and can be reaped) kills
+//! every process still carrying the marker, and says so.
 
 use super::TransportError;
 use std::collections::{BTreeSet, VecDeque};
@@ -29,12 +35,103 @@ fn live_groups() -> std::sync::MutexGuard<'static, BTreeSet<i32>> {
     LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// SIGKILL every registered target process group. Safe to call from anywhere,
-/// any number of times; guards still deregister their groups when dropped.
+/// SIGKILL every registered target process group, and every process any
+/// target left behind. Safe to call from anywhere, any number of times;
+/// guards still deregister their groups when dropped.
 pub fn kill_all() {
     for &pgid in live_groups().iter() {
         kill_group(pgid);
     }
+    sweep(&format!("{}.", std::process::id()), None);
+}
+
+/// Environment variable marking a target and its descendants.
+pub const MARKER_VAR: &str = "ARCP_CONFORM_TARGET";
+
+/// Processes killed because a target left them behind, over the run.
+static LEFT_BEHIND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many processes targets left behind (and the harness killed) so far.
+pub fn left_behind_total() -> usize {
+    LEFT_BEHIND.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Kill every live process whose environment carries a marker starting with
+/// `marker` and that is not in `group` (the group is killed as a whole);
+/// reap those that were re-parented to us. Returns "pid N (`command`)" for each.
+fn sweep(marker: &str, group: Option<i32>) -> Vec<String> {
+    let needle = format!("{MARKER_VAR}={marker}");
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    let me = std::process::id() as i32;
+    let mut killed = vec![];
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command: state ppid pgrp ...
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() < 3 || f[0] == "Z" || group.is_some_and(|g| f[2] == g.to_string()) {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        let marked = env.split(|b| *b == 0).any(|v| {
+            let v = String::from_utf8_lossy(v);
+            v.starts_with(&needle) && (marker.ends_with('.') || v.len() == needle.len())
+        });
+        if !marked {
+            continue;
+        }
+        // SAFETY: plain syscalls on a pid we just found carrying our marker.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        let name = head.split_once('(').map(|(_, n)| n).unwrap_or("?");
+        killed.push(format!("pid {pid} (`{name}`)"));
+        if f[1] == me.to_string() {
+            reap_soon(pid);
+        }
+    }
+    LEFT_BEHIND.fetch_add(killed.len(), std::sync::atomic::Ordering::SeqCst);
+    killed
+}
+
+/// Reap a killed orphan re-parented to us, without blocking the caller.
+fn reap_soon(pid: i32) {
+    std::thread::spawn(move || {
+        for _ in 0..100 {
+            let mut status = 0;
+            // SAFETY: waits only for this pid, which is our child.
+            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
+}
+
+/// Make the harness a child subreaper (Linux), so a target's orphans are
+/// re-parented to it rather than to init, and can be reaped.
+fn become_subreaper() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: prctl with integer arguments only.
+        unsafe {
+            libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        }
+    });
 }
 
 /// Process-group ids of targets currently alive (registered and not yet dropped).
@@ -171,6 +268,8 @@ pub struct ProcessWatch {
     tail: Arc<Mutex<Ring>>,
     /// Output pipes still open; the tail is complete once this reaches 0.
     open_pipes: watch::Receiver<usize>,
+    /// Processes the target left behind outside its group, killed at its end.
+    left: Arc<Mutex<Vec<String>>>,
 }
 
 impl ProcessWatch {
@@ -204,12 +303,20 @@ impl ProcessWatch {
     pub fn exit_status(&self) -> Option<String> {
         self.status().as_ref().map(describe_status)
     }
+
+    /// Processes the target left behind (outside its process group), which
+    /// the harness killed when the target was stopped.
+    pub fn left_behind(&self) -> Vec<String> {
+        self.left.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 /// Owns a spawned target. Dropping it SIGKILLs the target's whole process
 /// group; the child itself is reaped by a background task.
 pub struct ProcessGuard {
     pgid: i32,
+    /// This target's [`MARKER_VAR`] value.
+    marker: String,
     command: String,
     /// Held (never written) for servers, so the target sees EOF on stdin only
     /// when we shut it down.
@@ -276,6 +383,14 @@ impl ProcessGuard {
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
         kill_group(self.pgid);
+        let left = sweep(&self.marker, Some(self.pgid));
+        if !left.is_empty() {
+            self.watch
+                .left
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(left);
+        }
         live_groups().remove(&self.pgid);
     }
 }
@@ -310,7 +425,15 @@ fn spawn_inner(
     opts: &SpawnOptions,
     stdout_to_tail: bool,
 ) -> Result<(ProcessGuard, Option<ChildStdin>, Option<ChildStdout>), TransportError> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let marker = format!(
+        "{}.{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    );
+    become_subreaper();
     let mut cmd = Command::new("sh");
+    cmd.env(MARKER_VAR, &marker);
     cmd.arg("-c")
         .arg(command)
         .stdin(Stdio::piped())
@@ -364,12 +487,14 @@ fn spawn_inner(
 
     let guard = ProcessGuard {
         pgid,
+        marker,
         command: command.to_string(),
         stdin: None,
         watch: ProcessWatch {
             exit,
             tail,
             open_pipes,
+            left: Arc::default(),
         },
     };
     Ok((guard, stdin, stdout))

@@ -19,6 +19,10 @@ use tokio::sync::mpsc;
 /// Read buffer size; also the largest chunk copied while skipping an oversize line.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// Lines longer than this are read one at a time across the run ([`BIG_FRAMES`]).
+const BIG_FRAME: usize = 1024 * 1024;
+static BIG_FRAMES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// After a target closes stdout, how long to wait for its exit status so the
 /// Closed reason can name it. Processes normally exit right after.
 const EXIT_GRACE: Duration = Duration::from_millis(500);
@@ -190,14 +194,32 @@ pub async fn read_lines<R: AsyncRead + Unpin>(
     // Frame bytes plus an optional '\r' and the '\n'.
     let allowance = cap.saturating_add(2);
     let mut line = Vec::new();
+    let mut in_flight = super::InFlight::default();
     loop {
+        in_flight.wait(tx).await;
         line.clear();
-        let mut limited = (&mut reader).take(allowance as u64);
+        let first = allowance.min(BIG_FRAME);
+        let mut limited = (&mut reader).take(first as u64);
         let read = tokio::select! {
             r = limited.read_until(b'\n', &mut line) => r,
             _ = tx.closed() => return Ok(()),
         };
         read?;
+        let mut _big = None;
+        if line.last() != Some(&b'\n') && line.len() == first && first < allowance {
+            // A big frame: the run reads one at a time, so many flooding
+            // sessions cannot each hold one half-read beside the budget.
+            _big = tokio::select! {
+                p = BIG_FRAMES.acquire() => p.ok(),
+                _ = tx.closed() => return Ok(()),
+            };
+            let mut limited = (&mut reader).take((allowance - first) as u64);
+            let read = tokio::select! {
+                r = limited.read_until(b'\n', &mut line) => r,
+                _ = tx.closed() => return Ok(()),
+            };
+            read?;
+        }
         let complete = line.last() == Some(&b'\n');
         if !complete && line.len() >= allowance {
             // Over the cap with no end in sight: say so now, then skip.
@@ -235,6 +257,7 @@ pub async fn read_lines<R: AsyncRead + Unpin>(
                     }),
                 }
             };
+            in_flight.sent(&item);
             if tx.send(item).await.is_err() {
                 return Ok(());
             }

@@ -208,10 +208,10 @@ pub async fn listen(
 ) -> Result<(Listener, SocketAddr), TransportError> {
     let tcp = TcpListener::bind(addr)
         .await
-        .map_err(|e| TransportError::Connect(format!("could not listen on {addr}: {e}")))?;
+        .map_err(|e| TransportError::Listen(format!("{addr}: {e}")))?;
     let local = tcp
         .local_addr()
-        .map_err(|e| TransportError::Connect(format!("could not listen on {addr}: {e}")))?;
+        .map_err(|e| TransportError::Listen(format!("{addr}: {e}")))?;
     let (tx, conns) = mpsc::channel(16);
     let task = tokio::spawn(accept_loop(tcp, frame_cap, tx));
     let listener = Listener {
@@ -344,7 +344,9 @@ async fn read_messages<S>(
     S: AsyncRead + AsyncWrite + Unpin,
 {
     // Each arm either forwards an item and continues, or ends with these.
+    let mut in_flight = super::InFlight::default();
     let (fault, close, reason) = loop {
+        in_flight.wait(&tx).await;
         let msg = tokio::select! {
             m = stream.next() => m,
             _ = tx.closed() => return,
@@ -413,6 +415,7 @@ async fn read_messages<S>(
             }
             Some(Err(e)) => break (None, None, format!("WebSocket error: {e}")),
         };
+        in_flight.sent(&item);
         if tx.send(item).await.is_err() {
             return;
         }
