@@ -64,11 +64,14 @@ impl Verdict {
             .find(|v| v.label().eq_ignore_ascii_case(s))
     }
 
-    /// Does this verdict fail the run? WARN only with `--strict`.
+    /// Does this verdict fail the run? WARN and UNTESTABLE only with
+    /// `--strict`: neither is a violation of a MUST, and a case the harness
+    /// could not judge (a missing fixture, a knob such as the profile's
+    /// `upstream: true`, a run budget) must not turn a CI gate red by default.
     pub fn fails_run(self, strict: bool) -> bool {
         match self {
-            Verdict::Fail | Verdict::Error | Verdict::Untestable => true,
-            Verdict::Warn => strict,
+            Verdict::Fail | Verdict::Error => true,
+            Verdict::Warn | Verdict::Untestable => strict,
             _ => false,
         }
     }
