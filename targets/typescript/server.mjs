@@ -405,7 +405,8 @@ const heartbeat = Number(opt("--heartbeat", process.env.ARCP_HEARTBEAT_SEC ?? "3
 const resumeWindow = Number(opt("--resume-window", process.env.ARCP_RESUME_WINDOW_SEC ?? "20"));
 const store =
   UPSTREAM && STATE_DIR ? new FileCredentialStore(path.join(STATE_DIR, "credentials.json")) : new InMemoryCredentialStore();
-await revokeOutstanding(store);
+// ARCP_TS_NO_RECOVERY=1 leaves the sweep out, to show the SDK's own behaviour after a restart.
+if (process.env.ARCP_TS_NO_RECOVERY !== "1") await revokeOutstanding(store);
 const server = makeServer(heartbeat, resumeWindow, store);
 for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => process.exit(0));
 
