@@ -32,10 +32,16 @@ if [[ -n "${ARCP_CONFORM_RUNTIME_CMD:-}" ]]; then
   bin="${bin#\'}"; bin="${bin%\'}" # the harness shell-quotes the path
   [[ "$bin" == /* && -f "$bin" ]] && extra="$bin"
 fi
+# The harness's per-case state directory (ARCP_CONFORM_STATE_DIR: the outstanding-credential store
+# that must survive a restart) is a host path too: bind it read-write at the same path.
+state=""
+if [[ -n "${ARCP_CONFORM_STATE_DIR:-}" && "$ARCP_CONFORM_STATE_DIR" == /* && -d "$ARCP_CONFORM_STATE_DIR" ]]; then
+  state="$ARCP_CONFORM_STATE_DIR"
+fi
 # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
 exec unshare --mount --propagation private -- bash -c '
   set -e
-  r="$1" here="$2" sdk="$3" extra="$4"; shift 4
+  r="$1" here="$2" sdk="$3" extra="$4" state="$5"; shift 5
   mkdir -p "$r/arcp/adapter" "$r/arcp/sdk"
   mount --bind -o ro "$here" "$r/arcp/adapter"
   mount --bind -o ro "$sdk" "$r/arcp/sdk"
@@ -45,7 +51,11 @@ exec unshare --mount --propagation private -- bash -c '
     mkdir -p "$r$(dirname "$extra")"; touch "$r$extra"
     mount --bind -o ro "$extra" "$r$extra"
   fi
+  if [[ -n "$state" ]]; then
+    mkdir -p "$r$state"
+    mount --bind "$state" "$r$state"
+  fi
   script="$1"; shift
   cd "$r/arcp/adapter"
   exec chroot "$r" /usr/bin/env -C /arcp/adapter ruby -I/arcp/sdk/lib "/arcp/adapter/$script" "$@"
-' _ "$root" "$here" "$sdk" "$extra" "$@"
+' _ "$root" "$here" "$sdk" "$extra" "$state" "$@"

@@ -17,6 +17,7 @@ require 'async'
 require 'base64'
 require 'json'
 require 'logger'
+require 'net/http'
 require 'optparse'
 require 'securerandom'
 require 'arcp'
@@ -40,19 +41,136 @@ class GatewayProvisioner
     _ = [agent, principal_id]
     return [] unless lease && (lease.model_use || lease.budget)
 
-    constraints = {}
-    constraints['cost.budget'] = lease.budget.to_a if lease.budget
-    constraints['model.use'] = lease.model_use if lease.model_use
-    constraints['expires_at'] = lease.expires_at if lease.expires_at
     [Arcp::Credential.new(id: "cred_#{SecureRandom.hex(8)}", scheme: Arcp::Credential::SCHEME_BEARER,
                           value: "sk-#{SecureRandom.hex(16)}", endpoint: 'https://gateway.invalid/v1',
-                          profile: 'openai', constraints: constraints)]
+                          profile: 'openai', constraints: GatewayProvisioner.constraints(lease))]
+      .tap { |creds| ISSUED.remember(creds) }
       .tap { LOG.debug("issued credential for #{job_id}") }
   end
 
   def revoke(credential_id:)
     LOG.debug("revoked #{credential_id}")
     true
+  end
+
+  def self.constraints(lease)
+    constraints = {}
+    constraints['cost.budget'] = lease.budget.to_a if lease.budget
+    constraints['model.use'] = lease.model_use if lease.model_use
+    constraints['expires_at'] = lease.expires_at if lease.expires_at
+    constraints
+  end
+end
+
+# ADAPTER: the credential upstream the harness plays (CONFORMANCE.md, "The credential upstream").
+# With ARCP_CONFORM_UPSTREAM set, the SDK's CredentialProvisioner issues and revokes there; the SDK
+# itself decides when to revoke and how often to retry (CredentialRegistry), which is what the
+# credentials.revocation.* cases measure. Errors raise, so the SDK sees them and retries.
+UPSTREAM = ENV.fetch('ARCP_CONFORM_UPSTREAM', '').chomp('/')
+STATE_DIR = ENV.fetch('ARCP_CONFORM_STATE_DIR', '')
+
+class UpstreamProvisioner
+  include Arcp::CredentialProvisioner
+
+  def issue(lease:, job_id:, agent:, principal_id:)
+    return [] unless lease && (lease.model_use || lease.budget)
+
+    r = call('/v1/credentials', { 'job_id' => job_id, 'principal' => principal_id, 'agent' => agent })
+    [Arcp::Credential.new(id: r['id'], scheme: r.fetch('scheme', Arcp::Credential::SCHEME_BEARER),
+                          value: r['value'], endpoint: r['endpoint'],
+                          constraints: GatewayProvisioner.constraints(lease))]
+      .tap { |creds| ISSUED.remember(creds) }
+  end
+
+  def revoke(credential_id:)
+    call("/v1/credentials/#{credential_id}/revoke")
+    true
+  end
+
+  # Not part of the SDK's CredentialProvisioner (it has no rotate): the agent's rotate_credential
+  # op asks for the new value here, then hands it to JobContext#rotate_credential.
+  def rotate(credential_id)
+    call("/v1/credentials/#{credential_id}/rotate").fetch('value')
+  end
+
+  private
+
+  def call(path, body = {})
+    uri = URI("#{UPSTREAM}#{path}")
+    res = Net::HTTP.start(uri.host, uri.port, open_timeout: 5, read_timeout: 5) do |http|
+      http.post(uri.path, JSON.generate(body), 'content-type' => 'application/json')
+    end
+    raise "upstream #{path.sub(/cred[^\/]*/, '{id}')}: HTTP #{res.code}" unless res.code.start_with?('2')
+
+    res.body.to_s.empty? ? {} : JSON.parse(res.body)
+  end
+end
+
+# ADAPTER: JobContext exposes no credentials (neither ids nor values), so an agent cannot present
+# what its job was issued. The provisioners remember what they issued (id -> Arcp::Credential) for
+# the agent's use_credential op; the value stays in this process.
+class IssuedCredentials
+  def initialize
+    @by_id = {}
+    @mutex = Mutex.new
+  end
+
+  def remember(creds) = @mutex.synchronize { creds.each { |c| @by_id[c.id] = c } }
+  def [](id) = @mutex.synchronize { @by_id[id] }
+
+  def rotated(id, value)
+    @mutex.synchronize do
+      c = @by_id[id]
+      @by_id[id] = Arcp::Credential.new(id: c.id, scheme: c.scheme, value: value, endpoint: c.endpoint,
+                                        profile: c.profile, constraints: c.constraints) if c
+    end
+  end
+end
+ISSUED = IssuedCredentials.new
+
+# The SDK's Arcp::Credentials::CredentialStore in a JSON file (job id -> credential ids, no values),
+# so a restarted process finds what its predecessor left outstanding. The SDK's own
+# CredentialRegistry#reconcile_on_startup! (run by Runtime.new) then revokes it (§14).
+class FileCredentialStore < Arcp::Credentials::CredentialStore
+  def initialize(path)
+    super()
+    @path = path
+    @mutex = Mutex.new
+  end
+
+  def record(job_id:, credential_id:) = update { |h| h[job_id] = (h.fetch(job_id, []) | [credential_id]) }
+
+  def forget(job_id:, credential_id:)
+    update do |h|
+      ids = h.fetch(job_id, []) - [credential_id]
+      if ids.empty?
+        h.delete(job_id)
+      else
+        h[job_id] = ids
+      end
+    end
+  end
+
+  def outstanding(job_id:) = @mutex.synchronize { load.fetch(job_id, []).freeze }
+  def all_outstanding = @mutex.synchronize { load.transform_values(&:freeze).freeze }
+
+  private
+
+  def load
+    JSON.parse(File.read(@path))
+  rescue Errno::ENOENT, JSON::ParserError
+    {}
+  end
+
+  def update
+    @mutex.synchronize do
+      h = load
+      yield h
+      tmp = "#{@path}.tmp"
+      File.write(tmp, JSON.generate(h))
+      File.rename(tmp, @path)
+    end
+    nil
   end
 end
 
@@ -72,7 +190,7 @@ class ConformanceAgent
       when 'finish' then return finish(step)
       when 'fail' then return fail_job(step)
       when 'event', 'log', 'progress', 'cost', 'tool', 'model', 'delegate', 'result_chunks',
-           'rotate_credential', 'sleep', 'wait'
+           'rotate_credential', 'use_credential', 'crash', 'sleep', 'wait'
         send("op_#{op}", step)
       else
         @ctx.log(level: 'warn', message: "unknown op #{op.inspect} skipped")
@@ -214,7 +332,37 @@ class ConformanceAgent
       @ctx.log(level: 'warn', message: 'rotate_credential: job has no credential')
       return
     end
-    @ctx.rotate_credential(id: cred, new_value: "sk-#{SecureRandom.hex(16)}")
+    prov = @rt.credential_registry.instance_variable_get(:@provisioner)
+    value = prov.respond_to?(:rotate) ? prov.rotate(cred) : "sk-#{SecureRandom.hex(16)}"
+    ISSUED.rotated(cred, value)
+    # The SDK revokes the id (CredentialRegistry#rotate -> provisioner.revoke(credential_id:)),
+    # records a new id of its own making and announces that id without the value.
+    @ctx.rotate_credential(id: cred, new_value: value)
+  end
+
+  # Present the job's first credential at its endpoint (+ path), or at `url`; log the status only.
+  def op_use_credential(step)
+    cred = current_credentials.filter_map { |id| ISSUED[id] }.first
+    unless cred
+      @ctx.log(level: 'warn', message: 'use_credential: job has no credential')
+      return
+    end
+    url = step['url'] || "#{cred.endpoint}#{step['path']}"
+    status = begin
+      uri = URI(url)
+      Net::HTTP.start(uri.host, uri.port, use_ssl: uri.scheme == 'https', open_timeout: 5, read_timeout: 5) do |http|
+        http.get(uri.request_uri, 'authorization' => "Bearer #{cred.value}").code
+      end
+    rescue StandardError => e
+      e.class.name
+    end
+    @ctx.log(level: 'info', message: "credential #{cred.id} presented: #{status}")
+  end
+
+  # The process dies as a crashed one would: nothing revoked, no terminal message.
+  def op_crash(_step)
+    $stdout.flush
+    exit!(70)
   end
 
   # ADAPTER: JobContext exposes no credentials; the ids come from the credential store the
@@ -246,13 +394,18 @@ class ConformanceAgent
   end
 end
 
-CRED_STORE = Arcp::Credentials::InMemoryStore.new
+CRED_STORE = if !UPSTREAM.empty? && !STATE_DIR.empty?
+               FileCredentialStore.new(File.join(STATE_DIR, 'credentials.json'))
+             else
+               Arcp::Credentials::InMemoryStore.new
+             end
 
 def make_runtime(heartbeat:, resume_window:)
   rt = Arcp::Runtime::Runtime.new(
     auth_verifier: Arcp::Auth::Bearer.new(tokens: TOKENS),
     name: 'arcp-ruby-sdk', heartbeat_interval_sec: heartbeat, resume_window_sec: resume_window,
-    credential_provisioner: GatewayProvisioner.new, credential_store: CRED_STORE
+    credential_provisioner: UPSTREAM.empty? ? GatewayProvisioner.new : UpstreamProvisioner.new,
+    credential_store: CRED_STORE
   )
   rt.register_agent(name: 'conformance', versions: ['1.0.0', '2.0.0'], default: '2.0.0',
                     handler: ->(ctx) { accepted_first { ConformanceAgent.new(ctx, rt).run } })

@@ -13,6 +13,7 @@
 // marked ADAPTER and listed in README.md. stdout carries protocol frames only.
 
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 
@@ -47,24 +48,119 @@ const warn = (msg) => process.stderr.write(`arcp-conform.typescript: ${msg}\n`);
 
 // Deployment-side provisioner: one gateway credential (random value, never reused, §9.8.2) when
 // the lease is cost-bearing (model.use or cost.budget), like the reference runtime; none otherwise.
-const provisioner = {
+const costBearing = (lease) => Boolean(lease?.["model.use"] || lease?.["cost.budget"]);
+function constraintsFor(ctx) {
+  const lease = ctx.lease ?? {};
+  const constraints = {};
+  if (lease["cost.budget"]) constraints["cost.budget"] = lease["cost.budget"];
+  if (lease["model.use"]) constraints["model.use"] = lease["model.use"];
+  if (ctx.leaseConstraints?.expires_at) constraints.expires_at = ctx.leaseConstraints.expires_at;
+  return constraints;
+}
+const gatewayProvisioner = {
   async issue(ctx) {
-    const lease = ctx.lease ?? {};
-    if (!lease["model.use"] && !lease["cost.budget"]) return [];
-    const constraints = {};
-    if (lease["cost.budget"]) constraints["cost.budget"] = lease["cost.budget"];
-    if (lease["model.use"]) constraints["model.use"] = lease["model.use"];
-    if (ctx.leaseConstraints?.expires_at) constraints.expires_at = ctx.leaseConstraints.expires_at;
+    if (!costBearing(ctx.lease)) return [];
     const id = `cred_${hex(8)}`;
     return [
       {
-        wire: { id, scheme: "bearer", value: `sk-${hex(16)}`, endpoint: "https://gateway.invalid/v1", profile: "openai", constraints },
+        wire: { id, scheme: "bearer", value: `sk-${hex(16)}`, endpoint: "https://gateway.invalid/v1", profile: "openai", constraints: constraintsFor(ctx) },
         provisionerId: id,
       },
     ];
   },
   async revoke() {},
 };
+
+// ADAPTER: the credential upstream the harness plays (CONFORMANCE.md, "The credential upstream").
+// With ARCP_CONFORM_UPSTREAM set, the SDK's CredentialProvisioner issues and revokes there; the SDK
+// decides when to revoke and whether to retry (Job.revokeAll, once per terminal state), which is
+// what the credentials.revocation.* cases measure. Error statuses throw, so the SDK sees them.
+const UPSTREAM = (process.env.ARCP_CONFORM_UPSTREAM ?? "").replace(/\/+$/, "");
+const STATE_DIR = process.env.ARCP_CONFORM_STATE_DIR ?? "";
+
+async function upstreamCall(p, body = {}) {
+  const res = await fetch(UPSTREAM + p, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!res.ok) throw new Error(`upstream ${p.replace(/cred[^/]*/, "{id}")}: HTTP ${res.status}`);
+  const text = await res.text();
+  return text ? JSON.parse(text) : {};
+}
+
+const upstreamProvisioner = {
+  async issue(ctx) {
+    if (!costBearing(ctx.lease)) return [];
+    const r = await upstreamCall("/v1/credentials", { job_id: ctx.jobId, principal: ctx.principal });
+    return [
+      {
+        wire: { id: r.id, scheme: r.scheme ?? "bearer", value: r.value, endpoint: r.endpoint, constraints: constraintsFor(ctx) },
+        provisionerId: r.id,
+      },
+    ];
+  },
+  async revoke(provisionerId) {
+    await upstreamCall(`/v1/credentials/${provisionerId}/revoke`);
+  },
+  // Not part of the SDK's CredentialProvisioner (it has no rotation): the agent's
+  // rotate_credential op uses these.
+  async rotate(provisionerId) {
+    return (await upstreamCall(`/v1/credentials/${provisionerId}/rotate`)).value;
+  },
+  async revokeValue(provisionerId, value) {
+    await upstreamCall(`/v1/credentials/${provisionerId}/revoke`, { value });
+  },
+};
+const provisioner = UPSTREAM ? upstreamProvisioner : gatewayProvisioner;
+
+/**
+ * The SDK's CredentialStore in a JSON file (ids only, never values), so a restarted process finds
+ * what its predecessor left outstanding. The SDK itself never reads `listOutstanding()` at start
+ * ("used by recovery tooling"): `revokeOutstanding` below is that tooling (§14).
+ */
+class FileCredentialStore {
+  constructor(file) {
+    this.file = file;
+  }
+  load() {
+    try {
+      return JSON.parse(fs.readFileSync(this.file, "utf8"));
+    } catch {
+      return [];
+    }
+  }
+  save(entries) {
+    fs.writeFileSync(`${this.file}.tmp`, JSON.stringify(entries));
+    fs.renameSync(`${this.file}.tmp`, this.file);
+  }
+  async add(entry) {
+    this.save([...this.load(), entry]);
+  }
+  async removeByJob(jobId) {
+    const all = this.load();
+    this.save(all.filter((e) => e.jobId !== jobId));
+    return all.filter((e) => e.jobId === jobId);
+  }
+  async listOutstanding() {
+    return this.load();
+  }
+}
+
+// ADAPTER: the SDK has no start-up recovery sweep; the deployment revokes what the store holds.
+async function revokeOutstanding(store) {
+  const left = [];
+  for (const e of await store.listOutstanding()) {
+    try {
+      await provisioner.revoke(e.provisionerId);
+    } catch (err) {
+      warn(`credential ${e.credentialId} not revoked on start: ${err.message}`);
+      left.push(e);
+    }
+  }
+  if (store instanceof FileCredentialStore) store.save(left);
+}
 
 function errorPayload(e) {
   if (e instanceof ARCPError) return e.toPayload();
@@ -203,17 +299,54 @@ class Script {
     }
   }
 
+  /** The job's first credential (wire form), as rotated by this script if it was. */
+  credential() {
+    const cred = this.server.globalJobs.get(this.ctx.jobId)?.credentials?.[0];
+    if (!cred) return undefined;
+    return { ...cred.wire, value: this.rotatedValue ?? cred.wire.value, provisionerId: cred.provisionerId };
+  }
+
   // ADAPTER: the SDK has no rotation API and JobContext exposes no credentials; the agent reads
-  // the job's issued credentials from the server's public globalJobs map and emits the §9.8.2
-  // status event itself. The provisioner is not asked to rotate (no such method).
+  // the job's issued credentials from the server's public globalJobs map, gets a new value from
+  // the upstream, revokes the prior value there and emits the §9.8.2 status event itself. With
+  // no upstream the value is made up and nothing is revoked. Rotation verdicts measure this
+  // adapter, not the SDK.
   async op_rotate_credential() {
-    const job = this.server.globalJobs.get(this.ctx.jobId);
-    const cred = job?.credentials?.[0]?.wire;
+    const cred = this.credential();
     if (!cred) {
       await this.ctx.log("warn", "rotate_credential: job has no credential");
       return;
     }
-    await this.ctx.emitEvent("status", { phase: "credential_rotated", id: cred.id, value: `sk-${hex(16)}` });
+    let value = `sk-${hex(16)}`;
+    if (UPSTREAM) {
+      value = await upstreamProvisioner.rotate(cred.provisionerId);
+      await upstreamProvisioner.revokeValue(cred.provisionerId, cred.value);
+    }
+    this.rotatedValue = value;
+    await this.ctx.emitEvent("status", { phase: "credential_rotated", id: cred.id, value });
+  }
+
+  // Present the job's first credential at its endpoint (+ path), or at `url`; log the status only.
+  async op_use_credential(step) {
+    const cred = this.credential();
+    if (!cred) {
+      await this.ctx.log("warn", "use_credential: job has no credential");
+      return;
+    }
+    const url = typeof step.url === "string" ? step.url : `${cred.endpoint}${step.path ?? ""}`;
+    let status;
+    try {
+      const res = await fetch(url, { headers: { authorization: `Bearer ${cred.value}` }, signal: AbortSignal.timeout(5000) });
+      status = String(res.status);
+    } catch (e) {
+      status = e?.name ?? "error";
+    }
+    await this.ctx.log("info", `credential ${cred.id} presented: ${status}`);
+  }
+
+  // The process dies as a crashed one would: nothing revoked, no terminal message.
+  async op_crash() {
+    process.exit(70);
   }
 
   async op_sleep(step) {
@@ -243,7 +376,7 @@ function abortableSleep(ms, signal) {
   });
 }
 
-function makeServer(heartbeat, resumeWindow) {
+function makeServer(heartbeat, resumeWindow, store) {
   const server = new ARCPServer({
     runtime: { name: "arcp-typescript-sdk", version: "2.0.0" },
     capabilities: { encodings: ["json"] },
@@ -252,7 +385,7 @@ function makeServer(heartbeat, resumeWindow) {
     heartbeatIntervalSeconds: heartbeat,
     resumeWindowSeconds: resumeWindow,
     credentialProvisioner: provisioner,
-    credentialStore: new InMemoryCredentialStore(),
+    credentialStore: store,
   });
   const conformance = (input, ctx) => new Script(ctx, server).run(input);
   server.registerAgentVersion("conformance", "1.0.0", conformance);
@@ -270,7 +403,11 @@ const opt = (name, dflt) => {
 };
 const heartbeat = Number(opt("--heartbeat", process.env.ARCP_HEARTBEAT_SEC ?? "3"));
 const resumeWindow = Number(opt("--resume-window", process.env.ARCP_RESUME_WINDOW_SEC ?? "20"));
-const server = makeServer(heartbeat, resumeWindow);
+const store =
+  UPSTREAM && STATE_DIR ? new FileCredentialStore(path.join(STATE_DIR, "credentials.json")) : new InMemoryCredentialStore();
+// ARCP_TS_NO_RECOVERY=1 leaves the sweep out, to show the SDK's own behaviour after a restart.
+if (process.env.ARCP_TS_NO_RECOVERY !== "1") await revokeOutstanding(store);
+const server = makeServer(heartbeat, resumeWindow, store);
 for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => process.exit(0));
 
 if (argv.includes("--stdio")) {
