@@ -465,6 +465,7 @@ client_faults! {
     NoBase64Decode = "no-base64-decode": "concatenates base64 chunk data without decoding it (§8.4)",
     CancelWrongJob = "cancel-wrong-job": "names a job it did not submit in job.cancel (§7.4)",
     LogCredentials = "log-credentials": "writes provisioned credential values to its log (§14)",
+    PersistCredentials = "persist-credentials": "stores provisioned credential values in its cache directory beyond the job (§9.8.2, §14)",
     ErrorMessageNotCode = "error-message-not-code": "surfaces an error's message instead of its code (§12)",
 }
 

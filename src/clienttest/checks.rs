@@ -119,6 +119,23 @@ impl ClientMonitor {
             .take(1)
             .collect()
     }
+
+    /// Credential values the driver left in its cache, state or temp
+    /// directories once the case (and with it the job) is over.
+    pub fn persisted(&self, dirs: &super::persist::StateDirs) -> Vec<Violation> {
+        let secrets = self.secrets.lock().unwrap().clone();
+        let files = dirs.holding(&secrets);
+        if files.is_empty() {
+            return vec![];
+        }
+        vec![Violation {
+            invariant: &CREDENTIALS,
+            detail: format!(
+                "a provisioned credential value was still stored after the job ended, in {}",
+                files.join(", ")
+            ),
+        }]
+    }
 }
 
 /// Replace every known secret in `text`.

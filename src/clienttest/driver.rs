@@ -166,6 +166,9 @@ impl Driver {
         if self.on(ClientFault::LogCredentials) {
             eprintln!("driver: job.accepted {accepted}");
         }
+        if self.on(ClientFault::PersistCredentials) {
+            persist(&accepted);
+        }
         let job = accepted["job_id"].as_str().unwrap_or_default().to_string();
         out(format!("ACCEPTED {job}"));
         if self.env.scenario == "cancel" {
@@ -313,4 +316,14 @@ impl Driver {
 /// Close politely without waiting long for `session.closed`.
 async fn close(client: Client) {
     let _ = tokio::time::timeout(Duration::from_secs(1), client.close()).await;
+}
+
+/// The `persist-credentials` fault: keep the job's credentials in a cache file.
+fn persist(accepted: &Value) {
+    let Some(dir) = std::env::var_os("XDG_CACHE_HOME") else { return };
+    let dir = std::path::Path::new(&dir).join("arcp-conform-driver");
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let creds = accepted.get("credentials").cloned().unwrap_or_default();
+        let _ = std::fs::write(dir.join("credentials.json"), creds.to_string());
+    }
 }

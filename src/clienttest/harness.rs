@@ -77,6 +77,8 @@ struct Driver {
     /// Every line it printed (for the leak check and UNSUPPORTED).
     all: Arc<Mutex<Vec<String>>>,
     eof: bool,
+    /// Its private cache/state/temp directories.
+    state: super::persist::StateDirs,
 }
 
 impl Driver {
@@ -178,6 +180,14 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
             format!("{} relay {}", target.relay, shell_quote(&url)),
         ),
     };
+    // A private cache/state/temp directory, searched for credential values at the end.
+    let state = match super::persist::StateDirs::create() {
+        Ok(s) => s,
+        Err(e) => return harness_error(format!("cannot create the driver's state directory: {e}"), started),
+    };
+    for (k, v) in state.env() {
+        env = env.env(k, v);
+    }
     for (k, v) in &target.env {
         env = env.env(k.clone(), v.clone());
     }
@@ -229,6 +239,7 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
             pending: VecDeque::new(),
             all,
             eof: false,
+            state,
         },
         sessions: HashMap::new(),
         vars: BTreeMap::from([("driver_job".to_string(), Value::from(driver_job))]),
@@ -315,6 +326,7 @@ impl Harness<'_> {
             .leaks(&stdout, "the driver's stdout")
             .into_iter()
             .chain(self.monitor.leaks(&stderr, "the client's log (stderr)"))
+            .chain(self.monitor.persisted(&self.driver.state))
             .collect();
         for v in &leaks {
             self.wire.violation(&mut self.violations, "driver", v, None);

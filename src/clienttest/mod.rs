@@ -18,6 +18,7 @@ pub mod checks;
 pub mod cli;
 pub mod driver;
 mod harness;
+mod persist;
 pub mod relay;
 pub mod runner;
 
