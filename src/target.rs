@@ -185,6 +185,7 @@ impl Target {
                 if let Some(u) = &upstream {
                     cfg.provisioner.upstream = Some(u.base().to_string());
                     cfg.provisioner.store = crate::runtime::provisioner::Store::memory();
+                    cfg.provisioner.quiet = true;
                 }
                 Some(Runtime::new(cfg))
             }

@@ -98,6 +98,11 @@ pub struct ProvisionerConfig {
     /// Base URL of the credential upstream (`http://127.0.0.1:PORT`).
     pub upstream: Option<String>,
     pub store: Store,
+    /// Keep permanent revocation failures off stderr. Embedded in the
+    /// harness, each case's upstream stops when the case ends, so a job
+    /// ended by the case's close cannot be revoked; that is no news to print
+    /// in the middle of a suite run. `unrevocable` still records it.
+    pub quiet: bool,
 }
 
 impl ProvisionerConfig {
@@ -119,6 +124,7 @@ impl ProvisionerConfig {
         Ok(ProvisionerConfig {
             upstream: upstream.map(|u| u.trim_end_matches('/').to_string()),
             store: store.map_or(Store::None, Store::File),
+            quiet: false,
         })
     }
 }
@@ -126,6 +132,10 @@ impl ProvisionerConfig {
 impl Runtime {
     pub(crate) fn upstream(&self) -> Option<&str> {
         self.inner.config.provisioner.upstream.as_deref()
+    }
+
+    fn provisioner_quiet(&self) -> bool {
+        self.inner.config.provisioner.quiet
     }
 
     fn store(&self) -> &Store {
@@ -281,7 +291,9 @@ impl Runtime {
                     // §9.8.2: log permanent failures; §14: surface them to
                     // operators, and keep the id so a restart retries.
                     Err(e) => {
-                        eprintln!("arcp-conform serve: credential {id} not revoked: {e}");
+                        if !rt.provisioner_quiet() {
+                            eprintln!("arcp-conform serve: credential {id} not revoked: {e}");
+                        }
                         rt.lock().unrevocable.push(id);
                     }
                 }
@@ -408,6 +420,7 @@ mod tests {
             provisioner: ProvisionerConfig {
                 upstream: Some(up.base().to_string()),
                 store: store.clone(),
+                quiet: false,
             },
             ..Default::default()
         };
