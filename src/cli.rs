@@ -131,6 +131,16 @@ pub struct SelectArgs {
     tag: Vec<String>,
 }
 
+impl SelectArgs {
+    /// Does this selection leave cases of the suite out?
+    pub fn narrows(&self) -> bool {
+        !(self.case_files.is_empty()
+            && self.select.is_empty()
+            && self.section.is_empty()
+            && self.tag.is_empty())
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// The implementation to test: a shell command speaking NDJSON on stdio, or a ws:// URL.
@@ -725,7 +735,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             && r.outcome.verdict == crate::verdict::Verdict::Error
             && r.outcome.reason.contains("could not connect")
     });
-    let report = RunReport::new(
+    let mut report = RunReport::new(
         target.profile.name.clone(),
         target.describe(),
         started_at,
@@ -733,6 +743,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         &results,
         crate::checks::ALL,
     );
+    report.subset = args.select.narrows();
     let code = args.output.finish(report, baseline.as_ref())?;
     Ok(if never_connected && code == EXIT_FAILED {
         EXIT_UNREACHABLE

@@ -123,7 +123,7 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
         args.output.progress(total, baseline.as_ref()),
     )
     .await;
-    let report = RunReport::new(
+    let mut report = RunReport::new(
         target.name.clone(),
         target.describe(),
         started_at,
@@ -131,6 +131,7 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
         &results,
         super::checks::ALL,
     );
+    report.subset = !(args.select.is_empty() && args.tag.is_empty());
     args.output.finish(report, baseline.as_ref())
 }
 

@@ -320,7 +320,9 @@ async fn close(client: Client) {
 
 /// The `persist-credentials` fault: keep the job's credentials in a cache file.
 fn persist(accepted: &Value) {
-    let Some(dir) = std::env::var_os("XDG_CACHE_HOME") else { return };
+    let Some(dir) = std::env::var_os("XDG_CACHE_HOME") else {
+        return;
+    };
     let dir = std::path::Path::new(&dir).join("arcp-conform-driver");
     if std::fs::create_dir_all(&dir).is_ok() {
         let creds = accepted.get("credentials").cloned().unwrap_or_default();

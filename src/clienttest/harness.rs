@@ -183,7 +183,12 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
     // A private cache/state/temp directory, searched for credential values at the end.
     let state = match super::persist::StateDirs::create() {
         Ok(s) => s,
-        Err(e) => return harness_error(format!("cannot create the driver's state directory: {e}"), started),
+        Err(e) => {
+            return harness_error(
+                format!("cannot create the driver's state directory: {e}"),
+                started,
+            )
+        }
     };
     for (k, v) in state.env() {
         env = env.env(k, v);

@@ -55,11 +55,15 @@ impl StateDirs {
             let base = self.root.join(sub);
             let mut stack = vec![base.clone()];
             while let Some(dir) = stack.pop() {
-                let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
                 for entry in entries.flatten() {
                     let path = entry.path();
                     // symlink_metadata: never follow a link out of the directory.
-                    let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+                    let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                        continue;
+                    };
                     if meta.is_dir() {
                         stack.push(path);
                         continue;
@@ -90,7 +94,9 @@ impl Drop for StateDirs {
 fn contains_any(path: &Path, take: u64, secrets: &[String]) -> bool {
     use std::io::Read;
     let mut buf = vec![];
-    let Ok(f) = std::fs::File::open(path) else { return false };
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
     if f.take(take).read_to_end(&mut buf).is_err() {
         return false;
     }
@@ -99,7 +105,10 @@ fn contains_any(path: &Path, take: u64, secrets: &[String]) -> bool {
 }
 
 fn rel(path: &Path, base: &Path) -> String {
-    path.strip_prefix(base).unwrap_or(path).display().to_string()
+    path.strip_prefix(base)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 #[cfg(test)]

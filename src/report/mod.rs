@@ -317,6 +317,10 @@ pub struct RunReport {
     #[serde(default)]
     pub invariants: Vec<CaseRecord>,
     pub cases: Vec<CaseRecord>,
+    /// Only some cases ran (`--select`, `--tag`, ...): a rule that did not
+    /// fire may simply not have been exercised.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subset: bool,
 }
 
 impl RunReport {
@@ -344,6 +348,7 @@ impl RunReport {
             spec: Some(crate::spec::stamp()),
             invariants,
             cases,
+            subset: false,
         }
     }
 
