@@ -37,7 +37,7 @@ pub struct Instance {
 pub struct StateDir(pub std::path::PathBuf);
 
 impl StateDir {
-    fn new() -> Option<StateDir> {
+    pub(crate) fn new() -> Option<StateDir> {
         let p = std::env::temp_dir().join(format!("arcp-conform-{}", crate::ids::ulid()));
         std::fs::create_dir_all(&p).ok().map(|_| StateDir(p))
     }

@@ -8,7 +8,8 @@
 //! seen. The search is bounded so a driver that fills the directory cannot
 //! stall the harness.
 
-use std::path::{Path, PathBuf};
+use crate::target::StateDir;
+use std::path::Path;
 
 /// The variables pointed at the case's directory, each at its own subdirectory.
 pub const ENV: &[(&str, &str)] = &[
@@ -22,24 +23,25 @@ pub const ENV: &[(&str, &str)] = &[
 const MAX_FILES: usize = 2000;
 const MAX_BYTES: u64 = 16 << 20;
 
-/// A case's private directory; removed when dropped.
+/// A case's private directory (a [`StateDir`]: removed when dropped).
 pub struct StateDirs {
-    root: PathBuf,
+    dir: StateDir,
 }
 
 impl StateDirs {
     pub fn create() -> std::io::Result<StateDirs> {
-        let root = std::env::temp_dir().join(format!("arcp-conform-client-{}", crate::ids::ulid()));
+        let dir = StateDir::new()
+            .ok_or_else(|| std::io::Error::other("cannot create a temporary directory"))?;
         for (_, sub) in ENV {
-            std::fs::create_dir_all(root.join(sub))?;
+            std::fs::create_dir_all(dir.0.join(sub))?;
         }
-        Ok(StateDirs { root })
+        Ok(StateDirs { dir })
     }
 
     /// (variable, absolute path) pairs for the driver's environment.
     pub fn env(&self) -> Vec<(String, String)> {
         ENV.iter()
-            .map(|(k, sub)| (k.to_string(), self.root.join(sub).display().to_string()))
+            .map(|(k, sub)| (k.to_string(), self.dir.0.join(sub).display().to_string()))
             .collect()
     }
 
@@ -52,7 +54,7 @@ impl StateDirs {
         let mut found = vec![];
         let (mut files, mut bytes) = (0usize, 0u64);
         for (var, sub) in ENV {
-            let base = self.root.join(sub);
+            let base = self.dir.0.join(sub);
             let mut stack = vec![base.clone()];
             while let Some(dir) = stack.pop() {
                 let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -82,12 +84,6 @@ impl StateDirs {
         }
         found.sort();
         found
-    }
-}
-
-impl Drop for StateDirs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
@@ -128,7 +124,7 @@ mod tests {
         assert_eq!(d.holding(&secrets), vec!["$XDG_CACHE_HOME/sdk/creds.json"]);
         assert!(d.holding(&["sk-2".to_string()]).is_empty());
         assert!(d.holding(&[]).is_empty());
-        let root = d.root.clone();
+        let root = d.dir.0.clone();
         drop(d);
         assert!(!root.exists());
     }
