@@ -615,6 +615,9 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     let cases = select(&args.select)?;
     let baseline = args.output.baseline()?;
     let mut target = build_target(&args).await?;
+    // A profile that does not spell the hello its own way leaves the
+    // harness free to find the hello dialect the target speaks.
+    let hello_open = !target.is_embedded() && target.profile.dialect.hello_is_spec();
     // No profile: probe first, and take what it learns (agents, dialect).
     let mut not_v11 = None;
     if args.profile.is_none() && !target.is_embedded() {
@@ -625,7 +628,9 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
                 console::println(&format!("  - {l}"));
             }
         }
-        if f.speaks_v11 {
+        // Only another vocabulary is "not ARCP v1.1"; a crash or a refusal of
+        // the hello is judged by the handshake case, with its evidence.
+        if f.speaks_v11 || !f.other_vocabulary {
             let name = target.profile.name.clone();
             let scale = target.profile.time_scale;
             target.profile = f.profile;
@@ -635,7 +640,6 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             not_v11 = Some(f.lines.join("; "));
         }
     }
-    let target = Arc::new(target);
     let style = args.output.style();
     let total = cases.len();
     if !(args.max_case_time > 0.0 && args.max_case_time.is_finite()) {
@@ -659,6 +663,11 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     };
     let started_at = crate::clock::timestamp(chrono::Utc::now());
     let t0 = Instant::now();
+    let spec_hello = match (hello_open, &not_v11) {
+        (true, None) => crate::engine::handshake::find_dialect(&mut target, &opts.engine).await,
+        _ => None,
+    };
+    let target = Arc::new(target);
     let quiet = args.output.quiet;
     if !quiet {
         console::println(&format!(
@@ -700,6 +709,22 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         .await
     };
     let mut results = results;
+    // The spec-shaped hello failed and a dialect got in: that failure is a finding.
+    if let Some(o) = spec_hello {
+        if !results.iter().any(|r| r.case.id == runner::HANDSHAKE_ID) {
+            let r = CaseResult {
+                case: Arc::new(runner::handshake_case()),
+                outcome: o,
+            };
+            console::println(&console::case_line(
+                style,
+                &crate::report::CaseRecord::from_result(&r),
+                total + 1,
+                total + 1,
+            ));
+            results.insert(0, r);
+        }
+    }
     // A failed handshake: say what the target speaks instead, if it is the earlier vocabulary.
     if let Some(first) = results
         .iter_mut()
