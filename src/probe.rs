@@ -23,6 +23,9 @@ pub struct Findings {
 }
 
 const WAIT: Duration = Duration::from_secs(3);
+/// The first reply of a connection also waits for the target to start (a
+/// cold Node or Ruby process on a busy machine takes seconds).
+const HELLO_WAIT: Duration = Duration::from_secs(10);
 
 /// An envelope in `d`'s dialect; `session` is the session it belongs to.
 fn envelope(d: &Dialect, kind: &str, session: Option<&str>, payload: Value) -> String {
@@ -36,8 +39,12 @@ fn envelope(d: &Dialect, kind: &str, session: Option<&str>, payload: Value) -> S
 /// The first reply on `conn`, skipping pings: Ok(Some(json)), Ok(None) on
 /// silence, Err(text) for a close or a non-JSON frame.
 async fn reply(conn: &mut Conn) -> Result<Option<Value>, String> {
+    reply_within(conn, WAIT).await
+}
+
+async fn reply_within(conn: &mut Conn, wait: Duration) -> Result<Option<Value>, String> {
     loop {
-        match conn.recv(WAIT).await {
+        match conn.recv(wait).await {
             Err(_) => return Ok(None),
             Ok(Inbound::Closed(r)) => return Err(format!("closed the transport ({r})")),
             Ok(Inbound::Fault(f)) => return Err(f.to_string()),
@@ -53,25 +60,20 @@ async fn reply(conn: &mut Conn) -> Result<Option<Value>, String> {
     }
 }
 
-/// A session.hello in `d`'s dialect offering every feature, optionally
-/// resuming; with the session id the envelope carries (client-minted).
-fn hello(profile: &Profile, d: &Dialect, resume: Option<Value>) -> (String, Option<String>) {
+/// A session.hello in `d`'s dialect offering every feature, optionally resuming.
+fn hello(profile: &Profile, d: &Dialect, resume: Option<Value>) -> String {
     let mut payload = d.client_identity("arcp-conform-probe", env!("CARGO_PKG_VERSION"));
     payload["auth"] = json!({"scheme": "bearer", "token": profile.tokens.alice});
     payload["capabilities"] =
         json!({"encodings": ["json"], "features": crate::wire::Feature::all_names()});
-    let mut sid = None;
     if let Some(r) = resume {
-        sid = r
-            .get(&d.resume_keys.session_id)
-            .and_then(Value::as_str)
-            .map(String::from);
         payload["resume"] = r;
     }
-    if d.session_id == SessionIdDialect::Client && sid.is_none() {
-        sid = Some(crate::ids::session_id());
-    }
-    (envelope(d, "session.hello", sid.as_deref(), payload), sid)
+    // A client-minted id is new on every hello, resuming ones included: only
+    // the `resume` object names the old session, so a welcome echoing the
+    // envelope's id is a fresh session.
+    let sid = (d.session_id == SessionIdDialect::Client).then(crate::ids::session_id);
+    envelope(d, "session.hello", sid.as_deref(), payload)
 }
 
 /// How one hello went.
@@ -88,8 +90,8 @@ async fn try_hello(target: &Target, inst: &Instance, profile: &Profile, d: &Dial
         Ok(c) => c,
         Err(e) => return Hello::Failed(format!("cannot connect: {e}")),
     };
-    let _ = conn.send(hello(profile, d, None).0).await;
-    match reply(&mut conn).await {
+    let _ = conn.send(hello(profile, d, None)).await;
+    match reply_within(&mut conn, HELLO_WAIT).await {
         Ok(Some(v)) if v["type"] == "session.welcome" => Hello::Welcome(Box::new(conn), v),
         Ok(Some(v)) if v["type"] == "session.error" => Hello::Refused(v),
         Ok(Some(v)) => Hello::Other(v),
@@ -139,7 +141,7 @@ pub async fn probe(target: &Target) -> Findings {
                     "answered with `{}`",
                     v["type"].as_str().unwrap_or("(no type)")
                 ),
-                Hello::Silent => format!("gave no answer within {WAIT:?}"),
+                Hello::Silent => format!("gave no answer within {HELLO_WAIT:?}"),
                 Hello::Failed(e) if e.starts_with("cannot connect") => {
                     lines.push(e.clone());
                     return not_v11(lines, profile, false);
@@ -151,7 +153,12 @@ pub async fn probe(target: &Target) -> Findings {
                 "session.hello as the spec spells it: the target {why}"
             ));
             let mut found = None;
-            for v in hello_variations(&profile.dialect) {
+            // Silence is an unresponsive target, whatever the hello's spelling.
+            let variations = match first {
+                Hello::Silent => vec![],
+                _ => hello_variations(&profile.dialect),
+            };
+            for v in variations {
                 if let Hello::Welcome(c, w) = try_hello(target, &inst, &profile, &v).await {
                     lines.push(format!(
                         "a hello with {} gets a welcome: put `{}` in the profile (a dialect; the spec-shaped hello failing stays a FAIL of §6.2 in runs)",
@@ -166,12 +173,18 @@ pub async fn probe(target: &Target) -> Findings {
             match found {
                 Some(f) => f,
                 None => {
-                    lines.push("no known hello dialect gets a welcome either (client-minted session_id, flat client_name, both)".into());
+                    if !matches!(first, Hello::Silent) {
+                        lines.push("no known hello dialect gets a welcome either (client-minted session_id, flat client_name, both)".into());
+                    }
                     let older = older_generation(target).await;
                     let other = matches!(first, Hello::Other(_))
                         || older.iter().any(|l| l.contains("answers `session.open`"));
-                    if !other && matches!(first, Hello::Failed(_)) {
-                        lines.push("the target breaks on an ARCP v1.1 hello: a FAIL of §6.2 (session.hello is answered by session.welcome), not another protocol".into());
+                    let crashed = |e: &str| {
+                        (e.contains("exited with status") && !e.contains("status 0"))
+                            || e.contains("killed by signal")
+                    };
+                    if !other && matches!(&first, Hello::Failed(e) if crashed(e)) {
+                        lines.push("the target crashes on an ARCP v1.1 hello: a FAIL of §6.2 (session.hello is answered by session.welcome), not another protocol".into());
                     }
                     lines.extend(older);
                     return not_v11(lines, profile, other);
@@ -302,7 +315,7 @@ async fn resume(
         let args = t.resume_args(json!(sid), json!(token), json!(0));
         let frame = match t.resume {
             ResumeDialect::Message => envelope(&t, "session.resume", sid, args),
-            ResumeDialect::Hello => hello(profile, &t, Some(args)).0,
+            ResumeDialect::Hello => hello(profile, &t, Some(args)),
         };
         let _ = c.send(frame).await;
         let Ok(Some(v)) = reply(&mut c).await else {
@@ -322,7 +335,10 @@ async fn resume(
                 format!(", token under `{}`", t.resume_keys.token)
             };
             profile.dialect = t;
-            return format!("resume: {how}{keys}; the welcome kept the session id");
+            return format!(
+                "resume: {how}{keys}; the welcome kept the session id (profile: `{}`)",
+                profile.dialect.snippet()
+            );
         }
         fresh |= v["type"] == "session.welcome";
     }
@@ -348,6 +364,14 @@ async fn close(
     let what = match reply(conn).await {
         Ok(Some(v)) if v["type"] == d.closed => {
             return format!("close: {} / {}", d.close, d.closed)
+        }
+        // The dialect's own close (e.g. session.bye) honoured by closing.
+        Err(e) if e.starts_with("closed the transport") && d.close != "session.close" => {
+            profile.dialect.closed = crate::profile::CLOSED_BY_TRANSPORT.into();
+            return format!(
+                "close: {} got no answer and the target closed the transport: use `dialect: {{close: {}, closed: none}}`",
+                d.close, d.close
+            );
         }
         Ok(Some(v)) => format!("answered with `{}`", v["type"].as_str().unwrap_or("?")),
         Ok(None) => "no answer".into(),
@@ -399,7 +423,7 @@ pub async fn older_generation(target: &Target) -> Vec<String> {
                     "auth": {"scheme": "bearer", "token": target.profile.tokens.alice}}
     });
     let _ = c.send(open.to_string()).await;
-    match reply(&mut c).await {
+    match reply_within(&mut c, HELLO_WAIT).await {
         Ok(Some(v)) => vec![format!(
             "it answers `session.open` with `{}`: it speaks the earlier ARCP vocabulary (session.open / session.accepted, tool.invoke, ...) rather than ARCP v1.1's session.hello / session.welcome; v1.1 cases cannot run against it",
             v["type"].as_str().unwrap_or("?")

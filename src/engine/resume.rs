@@ -69,7 +69,14 @@ impl Run<'_> {
                 payload["auth"] = json!({"scheme": "bearer", "token": t});
                 payload["capabilities"] = json!({"encodings": ["json"], "features": features});
                 payload["resume"] = args;
-                self.envelope(&r.session, "session.hello", payload)?
+                let mut env = self.envelope(&r.session, "session.hello", payload)?;
+                if dialect.session_id == crate::profile::SessionIdDialect::Client {
+                    // A hello names a new session; only the `resume` object names
+                    // the old one, so a welcome echoing the envelope's id is a
+                    // fresh session, not the resumed one.
+                    env["session_id"] = Value::from(crate::ids::session_id());
+                }
+                env
             }
         };
         self.send_text(&r.session, env.to_string()).await?;

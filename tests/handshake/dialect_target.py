@@ -4,7 +4,7 @@ Modes (argv[1]):
   ruby    requires an envelope session_id on every frame and raises when it is
           missing (like the Ruby SDK); echoes it in a flat-identity welcome with
           `heartbeat_interval_sec: null`; resume inside hello reads `resume.token`
-          and starts a fresh session without it; session.bye closes, no answer;
+          and otherwise starts a fresh session named by the envelope; session.bye closes, no answer;
           session.close is answered with session.error.
   crash   raises on the first frame, a Ruby-style backtrace on stderr.
   nullhb  spec-shaped hello and close, but `heartbeat_interval_sec: null`.
@@ -54,8 +54,6 @@ for line in sys.stdin:
         resume = env["payload"].get("resume")
         if MODE == "ruby" and isinstance(resume, dict) and "token" in resume:
             sid = resume.get("session_id", sid)
-        elif MODE == "ruby" and isinstance(resume, dict):
-            sid = "sess_fresh_" + uuid.uuid4().hex
         send(welcome(sid or "sess_1", MODE == "ruby"))
     elif kind == "session.ping":
         send({"arcp": "1.1", "id": "msg_" + uuid.uuid4().hex, "type": "session.pong",
