@@ -219,6 +219,21 @@ impl Dialect {
                 self.close, self.closed
             ));
         }
+        out.extend(self.hello_deviations());
+        if self.resume_keys != spec.resume_keys {
+            let k = &self.resume_keys;
+            out.push(format!(
+                "resume arguments keyed `{}`/`{}`/`{}` instead of resume_token/last_event_seq/session_id",
+                k.token, k.last_event_seq, k.session_id
+            ));
+        }
+        out
+    }
+
+    /// Notes for the points where session.hello departs from the spec's spelling.
+    pub fn hello_deviations(&self) -> Vec<String> {
+        let spec = Dialect::default();
+        let mut out = vec![];
         if self.session_id != spec.session_id {
             out.push("the client mints the envelope session_id (from session.hello on)".into());
         }
@@ -226,13 +241,6 @@ impl Dialect {
             out.push(
                 "hello names the client with flat client_name/client_version, not `client`".into(),
             );
-        }
-        if self.resume_keys != spec.resume_keys {
-            let k = &self.resume_keys;
-            out.push(format!(
-                "resume arguments keyed `{}`/`{}`/`{}` instead of resume_token/last_event_seq/session_id",
-                k.token, k.last_event_seq, k.session_id
-            ));
         }
         out
     }

@@ -215,10 +215,8 @@ impl Run<'_> {
         let dialect = self.target.profile.dialect.clone();
         let mut payload = dialect.client_identity(&cname, &cver);
         payload["capabilities"] = json!({"encodings": ["json"], "features": offered});
-        for note in dialect.deviations() {
-            if note.contains("session_id") || note.contains("client_name") {
-                self.note_dialect(&note);
-            }
+        for note in dialect.hello_deviations() {
+            self.note_dialect(&note);
         }
         match &h.auth {
             Auth::Default => payload["auth"] = json!({"scheme": "bearer", "token": token}),
