@@ -90,7 +90,11 @@ fn a_profile_with_the_dialect_passes_the_handshake() {
         PING,
         Some("name: rubyish\ndialect: {session_id: client, client_identity: flat}\n"),
     );
-    assert_eq!(case(&r, "t.ping")["verdict"], "PASS", "{console}");
+    let ping = case(&r, "t.ping");
+    assert_eq!(ping["verdict"], "PASS", "{console}");
+    let notes = ping["dialect"].to_string();
+    assert!(notes.contains("flat client_name"), "{notes}");
+    assert!(notes.contains("flat runtime_name"), "{notes}");
     assert!(r["cases"]
         .as_array()
         .unwrap()

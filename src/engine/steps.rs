@@ -8,6 +8,7 @@ use crate::case::{
     HelloOutcome, JobStatus, Step, StepKind, Submit, SubmitOutcome, WaitJob,
 };
 use crate::matcher;
+use crate::profile::IdentityDialect;
 use crate::template::{self, Builtin};
 use crate::verdict::Direction;
 use serde_json::{json, Value};
@@ -294,6 +295,14 @@ impl Run<'_> {
                     *sess.shared.heartbeat.lock().unwrap() = hb;
                 }
                 self.monitor.opened(name, &principal, &features);
+                let p = &frame.value["payload"];
+                if self.target.profile.dialect.client_identity == IdentityDialect::Flat
+                    && p.get("runtime").is_none()
+                    && p.get("runtime_name").is_some()
+                {
+                    // The flat identity's other half: noted, never fatal.
+                    self.note_dialect("the welcome names the runtime with flat runtime_name/runtime_version (profile dialect `client_identity: flat`)");
+                }
                 self.vars
                     .insert(format!("{name}_welcome"), frame.value.clone());
                 Ok(())
