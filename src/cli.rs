@@ -610,6 +610,25 @@ pub(crate) async fn make_target(
     }
 }
 
+/// The handshake's verdict as a case result, printed as the `n`th of `n`.
+fn handshake_result(
+    style: console::Style,
+    outcome: crate::verdict::Outcome,
+    n: usize,
+) -> CaseResult {
+    let r = CaseResult {
+        case: Arc::new(runner::handshake_case()),
+        outcome,
+    };
+    console::println(&console::case_line(
+        style,
+        &crate::report::CaseRecord::from_result(&r),
+        n,
+        n,
+    ));
+    r
+}
+
 async fn run(args: RunArgs) -> Result<i32, UsageError> {
     check_jobs(args.jobs)?;
     let cases = select(&args.select)?;
@@ -688,17 +707,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             },
         );
         o.origin = Some(crate::verdict::Origin::Target);
-        let r = CaseResult {
-            case: Arc::new(runner::handshake_case()),
-            outcome: o,
-        };
-        console::println(&console::case_line(
-            style,
-            &crate::report::CaseRecord::from_result(&r),
-            1,
-            1,
-        ));
-        vec![r]
+        vec![handshake_result(style, o, 1)]
     } else {
         runner::run_all(
             cases.into_iter().map(Arc::new).collect(),
@@ -712,17 +721,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     // The spec-shaped hello failed and a dialect got in: that failure is a finding.
     if let Some(o) = spec_hello {
         if !results.iter().any(|r| r.case.id == runner::HANDSHAKE_ID) {
-            let r = CaseResult {
-                case: Arc::new(runner::handshake_case()),
-                outcome: o,
-            };
-            console::println(&console::case_line(
-                style,
-                &crate::report::CaseRecord::from_result(&r),
-                total + 1,
-                total + 1,
-            ));
-            results.insert(0, r);
+            results.insert(0, handshake_result(style, o, total + 1));
         }
     }
     // A failed handshake: say what the target speaks instead, if it is the earlier vocabulary.
