@@ -191,4 +191,21 @@ async fn a_resume_answered_by_a_fresh_session_fails() {
             assert!(o.reason.contains("not honoured"), "{}", o.reason);
         }
     }
+    // A refusal the case expects, answered by a fresh session, says so.
+    let refused = case_text.replace("resume: {}", "resume: {token: rt_stale, expect: error}");
+    let case = arcp_conform::case::parse_str(&refused, std::path::Path::new("t.yaml"))
+        .unwrap()
+        .remove(0);
+    let profile: Profile =
+        serde_yaml_ng::from_str("dialect: {session_id: client, resume: hello}\n").unwrap();
+    let t = arcp_conform::target::Target::external(&target("ruby"), profile, Default::default())
+        .await
+        .unwrap();
+    let o = run_case(&case, &t, &EngineOptions::default()).await;
+    assert_eq!(o.verdict.to_string(), "FAIL", "{o:?}");
+    assert!(
+        o.reason.contains("fresh session instead of refusing"),
+        "{}",
+        o.reason
+    );
 }

@@ -80,8 +80,34 @@ impl Run<'_> {
             }
         };
         self.send_text(&r.session, env.to_string()).await?;
-        self.await_welcome(&r.session, &features, &r.expect, "session.resume")
-            .await?;
+        let welcome = self
+            .await_welcome(&r.session, &features, &r.expect, "session.resume")
+            .await;
+        if let Err(Stop::Fail {
+            reason,
+            expected,
+            actual,
+        }) = welcome
+        {
+            // A refusal the case expected came as a welcome: say whether it
+            // was a fresh session (the resume ignored) or the old one resumed.
+            let fresh = actual.as_deref().is_some_and(|a| {
+                a.contains("session.welcome") && id.as_deref().is_some_and(|old| !a.contains(old))
+            });
+            let reason = if fresh {
+                format!(
+                    "{reason}: the welcome opens a fresh session instead of refusing the resume"
+                )
+            } else {
+                reason
+            };
+            return Err(Stop::Fail {
+                reason,
+                expected,
+                actual,
+            });
+        }
+        welcome?;
         if matches!(r.expect, HelloOutcome::Welcome) {
             // A welcome naming another session is a fresh session: the
             // resume was not honoured, whatever else the case sees after it.
