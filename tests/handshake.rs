@@ -209,3 +209,25 @@ async fn a_resume_answered_by_a_fresh_session_fails() {
         o.reason
     );
 }
+
+#[test]
+fn fuzz_finds_the_hello_dialect_too() {
+    let out_dir = std::env::temp_dir().join(format!(
+        "arcp-conform-handshake-fuzz-{}",
+        std::process::id()
+    ));
+    let out = Command::new(BIN)
+        .args(["fuzz", "--target", &target("ruby"), "--iterations", "1"])
+        .args(["--shrink-runs", "0", "--out", out_dir.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a hello with a client-minted envelope session_id gets a welcome"),
+        "{err}"
+    );
+    // It fuzzed (exit 0 or 1), not "failed the handshake probe" (3).
+    assert_ne!(out.status.code(), Some(3), "{err}");
+    let _ = std::fs::remove_dir_all(&out_dir);
+}
