@@ -620,11 +620,33 @@ pub(crate) async fn make_target(
     }
 }
 
+/// The handshake's verdict as a case result, printed as the `n`th of `n`.
+fn handshake_result(
+    style: console::Style,
+    outcome: crate::verdict::Outcome,
+    n: usize,
+) -> CaseResult {
+    let r = CaseResult {
+        case: Arc::new(runner::handshake_case()),
+        outcome,
+    };
+    console::println(&console::case_line(
+        style,
+        &crate::report::CaseRecord::from_result(&r),
+        n,
+        n,
+    ));
+    r
+}
+
 async fn run(args: RunArgs) -> Result<i32, UsageError> {
     check_jobs(args.jobs)?;
     let cases = select(&args.select)?;
     let baseline = args.output.baseline()?;
     let mut target = build_target(&args).await?;
+    // A profile that does not spell the hello its own way leaves the
+    // harness free to find the hello dialect the target speaks.
+    let hello_open = !target.is_embedded() && target.profile.dialect.hello_is_spec();
     // No profile: probe first, and take what it learns (agents, dialect).
     let mut not_v11 = None;
     if args.profile.is_none() && !target.is_embedded() {
@@ -635,7 +657,9 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
                 console::println(&format!("  - {l}"));
             }
         }
-        if f.speaks_v11 {
+        // Only another vocabulary is "not ARCP v1.1"; a crash or a refusal of
+        // the hello is judged by the handshake case, with its evidence.
+        if f.speaks_v11 || !f.other_vocabulary {
             let name = target.profile.name.clone();
             let scale = target.profile.time_scale;
             target.profile = f.profile;
@@ -645,7 +669,6 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             not_v11 = Some(f.lines.join("; "));
         }
     }
-    let target = Arc::new(target);
     let style = args.output.style();
     let total = cases.len();
     if !(args.max_case_time > 0.0 && args.max_case_time.is_finite()) {
@@ -669,6 +692,11 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
     };
     let started_at = crate::clock::timestamp(chrono::Utc::now());
     let t0 = Instant::now();
+    let spec_hello = match (hello_open, &not_v11) {
+        (true, None) => crate::engine::handshake::find_dialect(&mut target, &opts.engine).await,
+        _ => None,
+    };
+    let target = Arc::new(target);
     let quiet = args.output.quiet;
     if !quiet {
         console::println(&format!(
@@ -689,17 +717,7 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
             },
         );
         o.origin = Some(crate::verdict::Origin::Target);
-        let r = CaseResult {
-            case: Arc::new(runner::handshake_case()),
-            outcome: o,
-        };
-        console::println(&console::case_line(
-            style,
-            &crate::report::CaseRecord::from_result(&r),
-            1,
-            1,
-        ));
-        vec![r]
+        vec![handshake_result(style, o, 1)]
     } else {
         runner::run_all(
             cases.into_iter().map(Arc::new).collect(),
@@ -710,6 +728,12 @@ async fn run(args: RunArgs) -> Result<i32, UsageError> {
         .await
     };
     let mut results = results;
+    // The spec-shaped hello failed and a dialect got in: that failure is a finding.
+    if let Some(o) = spec_hello {
+        if !results.iter().any(|r| r.case.id == runner::HANDSHAKE_ID) {
+            results.insert(0, handshake_result(style, o, total + 1));
+        }
+    }
     // A failed handshake: say what the target speaks instead, if it is the earlier vocabulary.
     if let Some(first) = results
         .iter_mut()

@@ -125,9 +125,57 @@ pub struct Dialect {
     /// How resume is spelled: `message` (session.resume, §6.3) or `hello`
     /// (a `resume` object inside session.hello).
     pub resume: ResumeDialect,
-    /// Close request / answer types.
+    /// Close request / answer types. `closed: none`: the close gets no
+    /// answer and the target closes the transport, which honours it.
     pub close: String,
     pub closed: String,
+    /// Who names the session: `welcome` (the runtime, §6.2) or `client`
+    /// (the harness mints an envelope `session_id` for session.hello and
+    /// sends it on every frame).
+    pub session_id: SessionIdDialect,
+    /// How session.hello names the client: `object` (`client: {name,
+    /// version}`, §6.2) or `flat` (`client_name` / `client_version`).
+    pub client_identity: IdentityDialect,
+    /// Key names of the resume arguments (session.resume's payload, or the
+    /// `resume` object inside session.hello).
+    pub resume_keys: ResumeKeys,
+}
+
+/// The `closed` value meaning "no answer; the transport closes".
+pub const CLOSED_BY_TRANSPORT: &str = "none";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionIdDialect {
+    #[default]
+    Welcome,
+    Client,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentityDialect {
+    #[default]
+    Object,
+    Flat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResumeKeys {
+    pub token: String,
+    pub last_event_seq: String,
+    pub session_id: String,
+}
+
+impl Default for ResumeKeys {
+    fn default() -> Self {
+        ResumeKeys {
+            token: "resume_token".into(),
+            last_event_seq: "last_event_seq".into(),
+            session_id: "session_id".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,6 +192,9 @@ impl Default for Dialect {
             resume: ResumeDialect::Message,
             close: "session.close".into(),
             closed: "session.closed".into(),
+            session_id: SessionIdDialect::Welcome,
+            client_identity: IdentityDialect::Object,
+            resume_keys: ResumeKeys::default(),
         }
     }
 }
@@ -168,7 +219,86 @@ impl Dialect {
                 self.close, self.closed
             ));
         }
+        out.extend(self.hello_deviations());
+        if self.resume_keys != spec.resume_keys {
+            let k = &self.resume_keys;
+            out.push(format!(
+                "resume arguments keyed `{}`/`{}`/`{}` instead of resume_token/last_event_seq/session_id",
+                k.token, k.last_event_seq, k.session_id
+            ));
+        }
         out
+    }
+
+    /// Notes for the points where session.hello departs from the spec's spelling.
+    pub fn hello_deviations(&self) -> Vec<String> {
+        let spec = Dialect::default();
+        let mut out = vec![];
+        if self.session_id != spec.session_id {
+            out.push("the client mints the envelope session_id (from session.hello on)".into());
+        }
+        if self.client_identity != spec.client_identity {
+            out.push(
+                "hello names the client with flat client_name/client_version, not `client`".into(),
+            );
+        }
+        out
+    }
+
+    /// Does session.hello go out as the spec spells it (who names the
+    /// session, how the client is named)?
+    pub fn hello_is_spec(&self) -> bool {
+        let spec = Dialect::default();
+        self.session_id == spec.session_id && self.client_identity == spec.client_identity
+    }
+
+    /// The client's identity fields of a session.hello payload.
+    pub fn client_identity(&self, name: &str, version: &str) -> serde_json::Value {
+        match self.client_identity {
+            IdentityDialect::Object => {
+                serde_json::json!({"client": {"name": name, "version": version}})
+            }
+            IdentityDialect::Flat => {
+                serde_json::json!({"client_name": name, "client_version": version})
+            }
+        }
+    }
+
+    /// Resume arguments under this dialect's key names.
+    pub fn resume_args(
+        &self,
+        session_id: serde_json::Value,
+        token: serde_json::Value,
+        last_event_seq: serde_json::Value,
+    ) -> serde_json::Value {
+        let k = &self.resume_keys;
+        let mut m = serde_json::Map::new();
+        m.insert(k.session_id.clone(), session_id);
+        m.insert(k.token.clone(), token);
+        m.insert(k.last_event_seq.clone(), last_event_seq);
+        serde_json::Value::Object(m)
+    }
+
+    /// Is a close honoured by the transport closing, with no answer?
+    pub fn closed_by_transport(&self) -> bool {
+        self.closed == CLOSED_BY_TRANSPORT
+    }
+
+    /// The keys where this dialect departs from the spec's spelling, with
+    /// their values: what a profile's `dialect:` needs to say.
+    pub fn changes(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let (Some(m), Ok(serde_json::Value::Object(spec))) =
+            (v.as_object_mut(), serde_json::to_value(Dialect::default()))
+        {
+            m.retain(|k, val| spec.get(k) != Some(val));
+        }
+        v
+    }
+
+    /// The `dialect:` line of a profile for this dialect (the probe prints it).
+    pub fn snippet(&self) -> String {
+        format!("dialect: {}", self.changes())
     }
 }
 

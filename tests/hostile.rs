@@ -87,12 +87,27 @@ fn a_target_that_never_answers_is_an_error() {
 }
 
 #[test]
-fn a_target_that_crashes_is_an_error() {
+fn a_target_that_crashes_mid_case_is_an_error() {
     assert_error(
         "crash",
-        "sh -c 'read x; echo boom >&2; exit 3'",
+        &format!("read x; echo '{WELCOME}'; read y; echo boom >&2; exit 3"),
         &[],
         "exited with status 3",
+    );
+}
+
+/// A crash on the hello breaks the hello's requirement (tests/handshake.rs).
+#[test]
+fn a_target_that_crashes_on_the_hello_fails_the_handshake() {
+    let (code, report, _) = run("crash-hello", "sh -c 'read x; echo boom >&2; exit 3'", &[]);
+    let v = verdicts(&report);
+    assert_eq!(code, Some(1), "{v:?}");
+    assert!(
+        v.iter().any(|(verdict, why)| verdict == "FAIL"
+            && why.contains("session.hello crashed the target")
+            && why.contains("exited with status 3")
+            && why.contains("boom")),
+        "{v:?}"
     );
 }
 

@@ -6,7 +6,9 @@
 //! and waits in the session's backlog until a step consumes it.
 
 pub mod budget;
+pub mod handshake;
 pub mod lag;
+mod resume;
 pub mod runner;
 mod session;
 pub(crate) mod shared;
@@ -348,6 +350,13 @@ impl Run<'_> {
                 l.knob()
             ))
         })
+    }
+
+    /// Record, once, a non-spec dialect choice this case relied on.
+    pub(crate) fn note_dialect(&mut self, note: &str) {
+        if !self.dialect.iter().any(|d| d == note) {
+            self.dialect.push(note.to_string());
+        }
     }
 
     fn stderr(&self) -> String {

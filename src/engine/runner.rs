@@ -124,6 +124,14 @@ pub async fn probe(target: &Target, opts: &EngineOptions) -> Result<Environment,
     let case = handshake_case();
     let mut outcome = run_case(&case, target, opts).await;
     if outcome.verdict != Verdict::Pass {
+        if let Some(crash) = outcome.reason.strip_prefix("target crashed: ") {
+            // A conformant hello that kills the target breaks the hello's
+            // requirement: a FAIL of it, quoting the crash, not an ERROR.
+            outcome.reason = format!("session.hello crashed the target: {crash}");
+            outcome.verdict = Verdict::Fail;
+            outcome.origin = None;
+            return Err(outcome);
+        }
         if outcome.verdict == Verdict::Fail {
             outcome.verdict = Verdict::Error;
             outcome.origin = Some(Origin::Target);

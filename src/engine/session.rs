@@ -413,8 +413,14 @@ impl Run<'_> {
         kind: &str,
         payload: Value,
     ) -> Result<Value, Stop> {
-        let arcp = self.target.profile.dialect.arcp_version.clone();
+        let dialect = &self.target.profile.dialect;
+        let arcp = dialect.arcp_version.clone();
+        let mint = dialect.session_id == crate::profile::SessionIdDialect::Client;
         let sess = self.sess(name)?;
+        if mint && sess.id.is_none() {
+            // The client names the session (profile dialect): from the hello on.
+            sess.set_id(Some(crate::ids::session_id()));
+        }
         let mut env = serde_json::json!({
             "arcp": arcp,
             "id": crate::ids::message_id(),

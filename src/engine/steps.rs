@@ -5,10 +5,10 @@ use super::shared::{self, merge, mismatch_stop};
 use super::{Run, StepResult, Stop};
 use crate::case::{
     Assert, Auth, ErrorSource, Expect, ExpectError, FeatureSet, Frame as SendFrame, Hello,
-    HelloOutcome, JobStatus, Resume, Step, StepKind, Submit, SubmitOutcome, WaitJob,
+    HelloOutcome, JobStatus, Step, StepKind, Submit, SubmitOutcome, WaitJob,
 };
 use crate::matcher;
-use crate::profile::ResumeDialect;
+use crate::profile::IdentityDialect;
 use crate::template::{self, Builtin};
 use crate::verdict::Direction;
 use serde_json::{json, Value};
@@ -43,6 +43,17 @@ impl Run<'_> {
             StepKind::Hello(h) => self.hello(h).await,
             StepKind::Send(s) => self.send(&s.session, &s.frame).await,
             StepKind::Submit(s) => self.submit(s).await,
+            StepKind::Expect(e)
+                if self.target.profile.dialect.closed_by_transport()
+                    && e.pattern.get("type").and_then(Value::as_str) == Some("session.closed") =>
+            {
+                // The dialect's close has no answer: the transport closing honours it.
+                self.note_dialect(
+                    "close honoured by the transport closing (profile dialect `closed: none`)",
+                );
+                let d = self.span(&e.within)?;
+                self.expect_close(&e.session, d).await
+            }
             StepKind::Expect(e) => self.expect(e).await.map(|_| ()),
             StepKind::ExpectError(e) => self.expect_error(e).await,
             StepKind::ExpectNone(e) => {
@@ -202,10 +213,12 @@ impl Run<'_> {
                 env!("CARGO_PKG_VERSION").to_string(),
             ),
         };
-        let mut payload = json!({
-            "client": {"name": cname, "version": cver},
-            "capabilities": {"encodings": ["json"], "features": offered},
-        });
+        let dialect = self.target.profile.dialect.clone();
+        let mut payload = dialect.client_identity(&cname, &cver);
+        payload["capabilities"] = json!({"encodings": ["json"], "features": offered});
+        for note in dialect.hello_deviations() {
+            self.note_dialect(&note);
+        }
         match &h.auth {
             Auth::Default => payload["auth"] = json!({"scheme": "bearer", "token": token}),
             Auth::Omit => {}
@@ -229,7 +242,7 @@ impl Run<'_> {
     }
 
     /// After hello or resume: the welcome (or the error the case expects).
-    async fn await_welcome(
+    pub(super) async fn await_welcome(
         &mut self,
         name: &str,
         offered: &[String],
@@ -282,6 +295,14 @@ impl Run<'_> {
                     *sess.shared.heartbeat.lock().unwrap() = hb;
                 }
                 self.monitor.opened(name, &principal, &features);
+                let p = &frame.value["payload"];
+                if self.target.profile.dialect.client_identity == IdentityDialect::Flat
+                    && p.get("runtime").is_none()
+                    && p.get("runtime_name").is_some()
+                {
+                    // The flat identity's other half: noted, never fatal.
+                    self.note_dialect("the welcome names the runtime with flat runtime_name/runtime_version (profile dialect `client_identity: flat`)");
+                }
                 self.vars
                     .insert(format!("{name}_welcome"), frame.value.clone());
                 Ok(())
@@ -337,8 +358,7 @@ impl Run<'_> {
                 let dialect = &self.target.profile.dialect;
                 let kind = if m.kind == "session.close" && dialect.close != "session.close" {
                     let k = dialect.close.clone();
-                    self.dialect
-                        .push(format!("close sent as `{k}` (profile dialect)"));
+                    self.note_dialect(&format!("close sent as `{k}` (profile dialect)"));
                     k
                 } else {
                     m.kind.clone()
@@ -437,7 +457,14 @@ impl Run<'_> {
     }
 
     async fn expect(&mut self, e: &Expect) -> Result<Frame, Stop> {
-        let pattern = self.render(&e.pattern)?;
+        let mut pattern = self.render(&e.pattern)?;
+        if pattern["type"] == "session.closed" {
+            let closed = self.target.profile.dialect.closed.clone();
+            if closed != "session.closed" {
+                self.note_dialect(&format!("close answered as `{closed}` (profile dialect)"));
+                pattern["type"] = Value::from(closed);
+            }
+        }
         if e.or_close {
             self.sess(&e.session)?.close_allowed = true;
         }
@@ -645,81 +672,6 @@ impl Run<'_> {
                 }
             }
         }
-    }
-
-    async fn resume(&mut self, r: &Resume) -> StepResult {
-        let last = self.render(&r.last_event_seq)?;
-        let token = self.render(&r.token)?;
-        let (id, principal, features, token_before) = {
-            let s = self.sess(&r.session)?;
-            (
-                s.id.clone(),
-                s.principal.clone(),
-                s.features.clone(),
-                s.resume_token.clone(),
-            )
-        };
-        let conn = self.target.connect(&self.instance).await.map_err(|e| {
-            Stop::target(format!(
-                "could not reconnect to {}: {e}",
-                self.target.describe()
-            ))
-        })?;
-        self.wire
-            .log(&r.session, Direction::Note, "reconnected for resume");
-        let mut sess = Sess::new(
-            conn,
-            &principal,
-            self.wire.clone(),
-            &r.session,
-            self.target.clock.clone(),
-        );
-        sess.set_id(id.clone());
-        // Until a welcome says otherwise, the latest token and the features
-        // are the ones we had: a refused resume must not lose them.
-        sess.resume_token = token_before;
-        sess.features = features.clone();
-        sess.last_seq = last.as_u64().unwrap_or(0);
-        if let Some(old) = self.sessions.insert(r.session.clone(), sess) {
-            old.shutdown().await;
-        }
-        let args = json!({"session_id": id, "resume_token": token, "last_event_seq": last});
-        let env = match self.target.profile.dialect.resume {
-            ResumeDialect::Message => self.envelope(&r.session, "session.resume", args)?,
-            ResumeDialect::Hello => {
-                self.dialect.push(
-                    "resume spelled as session.hello.payload.resume (profile dialect)".into(),
-                );
-                // A whole hello, as the session's principal, offering what it offered before.
-                let t = self
-                    .target
-                    .profile
-                    .tokens
-                    .for_principal(&principal)
-                    .unwrap_or_else(|| self.target.profile.tokens.alice.clone());
-                self.envelope(
-                    &r.session,
-                    "session.hello",
-                    json!({
-                        "client": {"name": "arcp-conform", "version": env!("CARGO_PKG_VERSION")},
-                        "auth": {"scheme": "bearer", "token": t},
-                        "capabilities": {"encodings": ["json"], "features": features},
-                        "resume": args,
-                    }),
-                )?
-            }
-        };
-        self.send_text(&r.session, env.to_string()).await?;
-        self.await_welcome(&r.session, &features, &r.expect, "session.resume")
-            .await?;
-        if matches!(r.expect, HelloOutcome::Welcome) {
-            // Features are those negotiated when the session began.
-            let sess = self.sess(&r.session)?;
-            sess.features = features.clone();
-            self.monitor.opened(&r.session, &principal, &features);
-            self.monitor.resumed(&r.session, last.as_u64().unwrap_or(0));
-        }
-        Ok(())
     }
 
     async fn wait_job(&mut self, w: &WaitJob) -> StepResult {

@@ -129,12 +129,21 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
             return Err(UsageError("--duration must be a positive number".into()));
         }
     }
-    let target = Arc::new(build_target(&a).await?);
+    let mut target = build_target(&a).await?;
     let engine = EngineOptions {
         timeout_scale: a.timeout_scale,
         schema: true,
         limits: None,
     };
+    // As in a run: a profile that does not spell the hello lets the harness
+    // find the hello dialect the target speaks (the spec-shaped failure is
+    // the runtime suite's probe.handshake finding, said here once).
+    if !target.is_embedded() && target.profile.dialect.hello_is_spec() {
+        if let Some(o) = crate::engine::handshake::find_dialect(&mut target, &engine).await {
+            eprintln!("arcp-conform fuzz: {}", crate::redact::output(&o.reason));
+        }
+    }
+    let target = Arc::new(target);
     let base = super::model::ModelConfig {
         max_actions: a.max_actions.max(2),
         ..Default::default()

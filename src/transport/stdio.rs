@@ -134,28 +134,48 @@ async fn exit_reason(w: &ProcessWatch) -> String {
     w.wait_output(Duration::from_millis(200)).await;
     let mut reason = format!("target {}", describe_status(&status));
     let tail = w.stderr_tail();
-    let tail = tail.trim_end();
-    if !tail.is_empty() {
-        // The last few lines are what explains a crash; the full tail is on the guard.
-        let start = tail
-            .char_indices()
-            .rev()
-            .filter(|&(_, c)| c == '\n')
-            .nth(2)
-            .map(|(i, _)| i + 1)
-            .unwrap_or(0);
-        let mut last = &tail[start..];
-        if last.len() > 500 {
-            let mut cut = last.len() - 500;
-            while !last.is_char_boundary(cut) {
-                cut += 1;
-            }
-            last = &last[cut..];
-        }
+    let excerpt = stderr_excerpt(&tail);
+    if !excerpt.is_empty() {
         reason.push_str("; stderr: ");
-        reason.push_str(last);
+        reason.push_str(&excerpt);
     }
     reason
+}
+
+/// Lines of stderr kept at each end of an excerpt.
+const EXCERPT_LINES: usize = 3;
+/// Bytes kept of each excerpt line.
+const EXCERPT_LINE_BYTES: usize = 240;
+
+/// What explains a crash, from a process's stderr: its first lines (where
+/// an exception's message is, e.g. Ruby's) and its last lines (where a
+/// Python traceback ends), with the count of lines left out between.
+pub fn stderr_excerpt(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .trim_end()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let cut = |l: &&str| -> String {
+        match l.char_indices().nth(EXCERPT_LINE_BYTES) {
+            Some((i, _)) => format!("{}…", &l[..i]),
+            None => l.to_string(),
+        }
+    };
+    if lines.len() <= 2 * EXCERPT_LINES {
+        return lines.iter().map(cut).collect::<Vec<_>>().join("\n");
+    }
+    let head: Vec<String> = lines[..EXCERPT_LINES].iter().map(cut).collect();
+    let tail: Vec<String> = lines[lines.len() - EXCERPT_LINES..]
+        .iter()
+        .map(cut)
+        .collect();
+    format!(
+        "{}\n… ({} lines) …\n{}",
+        head.join("\n"),
+        lines.len() - 2 * EXCERPT_LINES,
+        tail.join("\n")
+    )
 }
 
 async fn write_lines<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<String>) {
@@ -364,6 +384,23 @@ mod tests {
     use crate::transport::process::tests::{assert_group_gone, group_alive, SPAWN_LOCK};
 
     const T: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn a_crash_excerpt_keeps_the_exception_line_at_the_head_and_the_tail() {
+        let mut ruby = String::from(
+            "server.rb:45:in `validate!': envelope session_id must be a String (Arcp::Errors::InvalidRequest)\n",
+        );
+        for i in 0..20 {
+            ruby.push_str(&format!("\tfrom lib/arcp/frame{i}.rb:{i}:in `run'\n"));
+        }
+        let e = stderr_excerpt(&ruby);
+        assert!(e.starts_with("server.rb:45"), "{e}");
+        assert!(e.contains("frame19.rb"), "{e}");
+        assert!(e.contains("(15 lines)"), "{e}");
+        assert!(!e.contains("frame10.rb"), "{e}");
+        assert_eq!(stderr_excerpt("one\ntwo\n"), "one\ntwo");
+        assert_eq!(stderr_excerpt(""), "");
+    }
 
     fn opts(cap: usize) -> TransportOptions {
         TransportOptions {
