@@ -275,4 +275,14 @@ fn exit_codes_for_usage_and_unreachable_targets() {
         "0.5",
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    // One that crashes on the hello (as the Ruby SDK does): 3 again, one message quoting it.
+    let o = run(&[
+        "fuzz",
+        "--target",
+        "read l; echo 'InvalidRequest: envelope session_id' >&2; exit 1",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let t = text(&o);
+    assert_eq!(t.matches("failed the handshake probe").count(), 1, "{t}");
+    assert!(t.contains("InvalidRequest: envelope session_id"), "{t}");
 }

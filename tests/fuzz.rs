@@ -304,3 +304,40 @@ fn the_fuzz_command() {
     assert_eq!(bad.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn fuzz_no_schema_skips_schema_validation() {
+    // A welcome whose `heartbeat_interval_sec` is null (the Ruby SDK's default): a schema
+    // finding, and nothing at all with `--no-schema`, as for `run --no-schema`.
+    let bin = env!("CARGO_BIN_EXE_arcp-conform");
+    let target = format!(
+        "{bin} serve --stdio | sed -u 's/\"heartbeat_interval_sec\":[0-9.]*/\"heartbeat_interval_sec\":null/'"
+    );
+    let dir = std::env::temp_dir().join(format!("arcp-fuzz-noschema-{}", std::process::id()));
+    let fuzz = |extra: &[&str]| {
+        std::process::Command::new(bin)
+            .args([
+                "fuzz",
+                "-q",
+                "--seed",
+                "3",
+                "--iterations",
+                "3",
+                "--shrink-runs",
+                "0",
+            ])
+            .args(["--target", &target, "--out"])
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let with = fuzz(&[]);
+    let out = String::from_utf8_lossy(&with.stdout);
+    assert_eq!(with.status.code(), Some(1), "{out}");
+    assert!(out.contains("heartbeat_interval_sec"), "{out}");
+    let without = fuzz(&["--no-schema"]);
+    let out = String::from_utf8_lossy(&without.stdout);
+    assert_eq!(without.status.code(), Some(0), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

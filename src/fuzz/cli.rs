@@ -54,6 +54,9 @@ pub struct FuzzArgs {
     /// Largest frame accepted from the target, in bytes.
     #[arg(long, default_value_t = crate::transport::DEFAULT_FRAME_CAP, value_name = "BYTES")]
     pub frame_cap: usize,
+    /// Skip JSON Schema validation of received frames (as `run --no-schema`).
+    #[arg(long)]
+    pub no_schema: bool,
     /// Print only findings and the summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -132,7 +135,7 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
     let target = Arc::new(build_target(&a).await?);
     let engine = EngineOptions {
         timeout_scale: a.timeout_scale,
-        schema: true,
+        schema: !a.no_schema,
         limits: None,
     };
     let base = super::model::ModelConfig {
