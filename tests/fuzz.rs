@@ -341,3 +341,76 @@ fn fuzz_no_schema_skips_schema_validation() {
     assert_eq!(without.status.code(), Some(0), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_stdio_reproducer_replays_to_its_verdict() {
+    // Over stdio a reproducer once ended by opening a second session, so `run --case` judged
+    // the whole case N/A and exited 0 on a finding (issue 10).
+    let bin = env!("CARGO_BIN_EXE_arcp-conform");
+    let target = format!("{bin} serve --stdio --fault silent-on-invalid");
+    let dir = std::env::temp_dir().join(format!("arcp-fuzz-stdio-{}", std::process::id()));
+    let found = std::process::Command::new(bin)
+        .args([
+            "fuzz",
+            "-q",
+            "--seed",
+            "11",
+            "--iterations",
+            "20",
+            "--max-findings",
+            "1",
+        ])
+        .args([
+            "--shrink-runs",
+            "5",
+            "--timeout-scale",
+            "0.4",
+            "--target",
+            &target,
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(1), "{out}");
+    let path = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .expect("a reproducer");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("session: z"),
+        "no second session over stdio:\n{text}"
+    );
+    let replay = |target: &str| {
+        std::process::Command::new(bin)
+            .args([
+                "run",
+                "-q",
+                "--color",
+                "never",
+                "--timeout-scale",
+                "0.4",
+                "--case",
+            ])
+            .arg(&path)
+            .args(["--target", target])
+            .output()
+            .unwrap()
+    };
+    let with = replay(&target);
+    let out = String::from_utf8_lossy(&with.stdout);
+    assert_eq!(with.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAIL") || out.contains("ERROR"), "{out}");
+    assert!(!out.contains("N/A"), "{out}");
+    let without = replay(&format!("{bin} serve --stdio"));
+    assert_eq!(
+        without.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&without.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -870,12 +870,17 @@ pub fn render(actions: &[Action], cfg: &ModelConfig, header: &Header) -> Plan {
             r.ping(s.name(), "alive-at-end", "end");
         }
     }
-    r.push(
-        json!({"open": {"session": "z"}}),
-        "fresh-session",
-        "session.hello",
-        "fresh-session",
-    );
+    // A second session needs a runtime shared between connections; over
+    // stdio it would be a new process (proving nothing) and would make
+    // `run --case` judge the whole reproducer N/A.
+    if cfg.shared_runtime {
+        r.push(
+            json!({"open": {"session": "z"}}),
+            "fresh-session",
+            "session.hello",
+            "fresh-session",
+        );
+    }
     let features: Vec<String> = r.features.iter().cloned().collect();
     let mut doc = Map::new();
     doc.insert("id".into(), json!(header.id));
