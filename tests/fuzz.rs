@@ -414,3 +414,41 @@ fn a_stdio_reproducer_replays_to_its_verdict() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_root_cause_is_one_finding() {
+    // A runtime silent on every malformed frame: many mutations hit it, one finding names the
+    // reaction (silence) and keeps the count and the mutations (issue 10: 4 findings before).
+    let mut opts = options(11);
+    opts.iterations = Some(30);
+    opts.max_findings = None;
+    opts.shrink_runs = 3;
+    let report = fuzz::fuzz(Arc::new(target(Some(Fault::SilentOnInvalid))), opts, |_| {}).await;
+    let errors: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.signature.oracle == "error-frame")
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "{:?}",
+        errors
+            .iter()
+            .map(|f| f.signature.to_string())
+            .collect::<Vec<_>>()
+    );
+    let f = errors[0];
+    assert_eq!(f.signature.to_string(), "error-frame: silent");
+    assert!(
+        f.hits > 1 && f.triggers.len() > 1,
+        "{} {:?}",
+        f.hits,
+        f.triggers
+    );
+    assert!(
+        f.path.is_none() && f.text.contains("provoked by: "),
+        "{}",
+        f.text
+    );
+}

@@ -99,17 +99,19 @@ pub fn summary(r: &FuzzReport, target: &str) -> String {
     ));
     for f in &r.findings {
         s.push_str(&format!(
-            "  {} ({}; replays {}, {}/{} reproduced) {}\n",
+            "  {} ({}; replays {}, {}/{} reproduced; hit by {} iteration(s)) {}\n",
             f.signature,
             f.verdict.label(),
             f.replay.label(),
             f.reproduced,
             super::REPLAYS,
+            f.hits,
             f.path
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         ));
+        s.push_str(&format!("    provoked by: {}\n", f.triggers.join(", ")));
     }
     for e in &r.errors {
         s.push_str(&format!("fuzzer problem: {e}\n"));
@@ -180,10 +182,11 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
     }
     let report = super::fuzz(target.clone(), opts, |f| {
         crate::report::console::println(&format!(
-            "finding: {} ({}) at iteration {}, shrunk {} -> {} actions{}",
+            "finding: {} ({}) at iteration {}, provoked by {}, shrunk {} -> {} actions{}",
             f.signature,
             f.verdict.label(),
             f.iteration,
+            f.triggers.join(", "),
             f.original_actions,
             f.actions.len(),
             f.path
