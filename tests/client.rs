@@ -252,5 +252,41 @@ fn main() {
         Ok(())
     }));
 
+    // --relay-cmd: the relay as the driver runs it (a driver in a chroot cannot see the
+    // harness's host path); here `arcp-conform` on a PATH only the driver's environment has.
+    trials.push(Trial::test("cli-client-relay-cmd", || {
+        let dir = std::env::temp_dir().join(format!("arcp-conform-relay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let link = dir.join("arcp-conform");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(EXE, &link).map_err(|e| e.to_string())?;
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let run = |relay: &str| {
+            let driver = format!("{} driver", shell_quote(EXE));
+            std::process::Command::new(EXE)
+                .args(["client", "-q", "--color", "never", "-t", &driver])
+                .args(["-s", "client.hello.bearer-auth", "--transport", "stdio"])
+                .args(["--relay-cmd", relay])
+                .env("PATH", &path)
+                .output()
+                .map_err(|e| e.to_string())
+        };
+        let ok = run("arcp-conform")?;
+        check(ok.status.code() == Some(0), || {
+            format!("{:?}\n{}", ok.status, String::from_utf8_lossy(&ok.stdout))
+        })?;
+        // The flag is what the driver runs: a path it cannot see fails the case.
+        let bad = run("/nonexistent/arcp-conform")?;
+        check(bad.status.code() == Some(1), || {
+            format!("{:?}\n{}", bad.status, String::from_utf8_lossy(&bad.stdout))
+        })?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }));
+
     libtest_mimic::run(&args, trials).exit();
 }
