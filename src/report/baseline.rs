@@ -177,6 +177,7 @@ mod tests {
             spec: None,
             invariants: vec![],
             cases,
+            stalls: vec![],
         }
     }
 
