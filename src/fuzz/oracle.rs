@@ -127,7 +127,21 @@ fn reaction(oracle: &str, outcome: &Outcome) -> String {
                         .collect();
                     Some(format!("{}{num}", p.trim_start_matches("killed by ")))
                 });
-            format!("crashed ({})", how.unwrap_or_else(|| "no status".into()))
+            let how = how.unwrap_or_else(|| "no status".into());
+            // The exception its stderr names, the last one (the one that ended it):
+            // two crashes with one exit status are two causes when their exceptions differ.
+            let exception = r
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '.'))
+                .rev()
+                .map(|w| w.trim_matches(|c| c == ':' || c == '.'))
+                .find(|w| {
+                    w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                        && (w.ends_with("Error") || w.ends_with("Exception"))
+                });
+            match exception {
+                Some(e) => format!("crashed ({how}, {e})"),
+                None => format!("crashed ({how})"),
+            }
         }
         "hang" => "unresponsive".into(),
         "flood" => "flooded".into(),
@@ -475,6 +489,14 @@ mod tests {
         assert_eq!(
             reaction("crash", &crashed),
             "crashed (exited with status 1)"
+        );
+        let raised = Outcome::new(
+            Verdict::Error,
+            "target crashed: exited with status 1; transport closed (target exited with status 1; stderr: ERROR -- session ended: JSON::ParserError: invalid ASCII)",
+        );
+        assert_eq!(
+            reaction("crash", &raised),
+            "crashed (exited with status 1, JSON::ParserError)"
         );
     }
 }
