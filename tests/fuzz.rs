@@ -208,6 +208,16 @@ async fn runs_with_the_same_seed_generate_the_same_cases() {
     );
 }
 
+/// The command exited with `code` (its output shown when not).
+fn exits(o: &std::process::Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
 #[test]
 fn the_cli_replays_a_reproducer() {
     // A reproducer as the fuzzer writes it, replayed by `run --case`.
@@ -231,20 +241,8 @@ fn the_cli_replays_a_reproducer() {
         }
         cmd.output().unwrap()
     };
-    let with = run(Some("silent-on-invalid"));
-    assert_eq!(
-        with.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&with.stdout)
-    );
-    let without = run(None);
-    assert_eq!(
-        without.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&without.stdout)
-    );
+    exits(&run(Some("silent-on-invalid")), 1);
+    exits(&run(None), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -405,13 +403,7 @@ fn a_stdio_reproducer_replays_to_its_verdict() {
     assert_eq!(with.status.code(), Some(1), "{out}");
     assert!(out.contains("FAIL") || out.contains("ERROR"), "{out}");
     assert!(!out.contains("N/A"), "{out}");
-    let without = replay(&format!("{bin} serve --stdio"));
-    assert_eq!(
-        without.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&without.stdout)
-    );
+    exits(&replay(&format!("{bin} serve --stdio")), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
