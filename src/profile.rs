@@ -106,6 +106,26 @@ pub struct Agents {
     pub echo: Option<String>,
 }
 
+impl Agents {
+    /// The target's agent name for `role`. `advertised`: the agents the
+    /// target's welcome lists (empty: it lists none, so trust the profile).
+    /// `Any` is the conformance agent, else the echo agent: the first of them
+    /// the profile names and the target advertises; both end a job whose
+    /// input is a conformance step list with success.
+    pub fn for_role(&self, role: crate::case::AgentRole, advertised: &[String]) -> Option<String> {
+        use crate::case::AgentRole;
+        match role {
+            AgentRole::Conformance => self.conformance.clone(),
+            AgentRole::Echo => self.echo.clone(),
+            AgentRole::Any => [&self.conformance, &self.echo]
+                .into_iter()
+                .flatten()
+                .find(|n| advertised.is_empty() || advertised.contains(n))
+                .cloned(),
+        }
+    }
+}
+
 impl Default for Agents {
     fn default() -> Self {
         Agents {
@@ -340,5 +360,32 @@ impl Profile {
 
     pub fn to_yaml(&self) -> String {
         serde_yaml_ng::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Agents;
+    use crate::case::AgentRole;
+
+    #[test]
+    fn any_agent_is_the_first_the_target_hosts() {
+        let a = Agents::default();
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            a.for_role(AgentRole::Any, &[]).as_deref(),
+            Some("conformance")
+        );
+        assert_eq!(
+            a.for_role(AgentRole::Any, &names(&["echo", "other"]))
+                .as_deref(),
+            Some("echo")
+        );
+        assert_eq!(a.for_role(AgentRole::Any, &names(&["other"])), None);
+        let none = Agents {
+            conformance: None,
+            echo: None,
+        };
+        assert_eq!(none.for_role(AgentRole::Any, &[]), None);
     }
 }

@@ -275,4 +275,68 @@ fn exit_codes_for_usage_and_unreachable_targets() {
         "0.5",
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    // One that crashes on the hello (as the Ruby SDK does): 3 again, one message quoting it.
+    let o = run(&[
+        "fuzz",
+        "--target",
+        "read l; echo 'InvalidRequest: envelope session_id' >&2; exit 1",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let t = text(&o);
+    assert_eq!(t.matches("failed the handshake probe").count(), 1, "{t}");
+    assert!(t.contains("InvalidRequest: envelope session_id"), "{t}");
+}
+
+#[test]
+fn cases_needing_any_agent_run_on_a_target_without_the_conformance_agent() {
+    // These cases submit a job only to see it refused, or to see it end with success on any
+    // input: the echo agent serves them (issue 10: they were UNTESTABLE without a scripted agent).
+    let dir = tmp("any-agent");
+    let profile = write(
+        &dir,
+        "echo-only.yaml",
+        "name: echo-only\ntokens: {alice: tok-alice, alice2: tok-alice-2, bob: tok-bob, invalid: tok-invalid}\nagents: {conformance: not-hosted, echo: echo}\ntime_scale: 10\n",
+    );
+    let target = format!("{BIN} serve --stdio --time-scale 10");
+    let mut args = vec!["run", "--target", &target, "--profile", &profile];
+    let ids = [
+        "robustness.malformed.submit-without-agent",
+        "robustness.before-hello.submit-refused",
+        "session.wire.unknown-envelope-field-submit",
+        "trace.accepted.carries-submit-trace",
+        "robustness.survive.malformed-then-ping",
+        // Lease and submit checks that only look at the acceptance or refusal.
+        "leases.expiry.past-rejected",
+        "leases.expiry.invalid-rejected",
+        "leases.expiry.non-utc-rejected",
+        "leases.expiry.accepted-and-echoed",
+        "leases.budget.invalid-amount-refused",
+        "leases.budget.initial-counters",
+        "jobs.submit.accepted-payload",
+        "jobs.submit.accepted-lease-constraints",
+        "jobs.submit.accepted-budget-counters",
+    ];
+    for id in &ids {
+        args.extend(["--select", id]);
+    }
+    let o = run(&args);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let n = ids.len();
+    assert!(
+        t.contains(&format!("{n} cases")) && t.contains(&format!("{n} PASS")),
+        "{t}"
+    );
+    // A case that scripts the conformance agent still needs it.
+    let o = run(&[
+        "run",
+        "--target",
+        &target,
+        "--profile",
+        &profile,
+        "--select",
+        "trace.events.carry-submit-trace",
+    ]);
+    assert!(text(&o).contains("UNTESTABLE"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -252,5 +252,71 @@ fn main() {
         Ok(())
     }));
 
+    // --relay-cmd: the relay as the driver runs it (a driver in a chroot cannot see the
+    // harness's host path); here `arcp-conform` on a PATH only the driver's environment has.
+    trials.push(Trial::test("cli-client-relay-cmd", || {
+        let dir = std::env::temp_dir().join(format!("arcp-conform-relay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let link = dir.join("arcp-conform");
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(EXE, &link).map_err(|e| e.to_string())?;
+        let path = format!(
+            "{}:{}",
+            dir.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let run = |relay: &str| {
+            let driver = format!("{} driver", shell_quote(EXE));
+            std::process::Command::new(EXE)
+                .args(["client", "-q", "--color", "never", "-t", &driver])
+                .args(["-s", "client.hello.bearer-auth", "--transport", "stdio"])
+                .args(["--relay-cmd", relay])
+                .env("PATH", &path)
+                .output()
+                .map_err(|e| e.to_string())
+        };
+        let ok = run("arcp-conform")?;
+        check(ok.status.code() == Some(0), || {
+            format!("{:?}\n{}", ok.status, String::from_utf8_lossy(&ok.stdout))
+        })?;
+        // The flag is what the driver runs: a path it cannot see fails the case.
+        let bad = run("/nonexistent/arcp-conform")?;
+        check(bad.status.code() == Some(1), || {
+            format!("{:?}\n{}", bad.status, String::from_utf8_lossy(&bad.stdout))
+        })?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }));
+
+    // A client that submits and then waits for something the harness never sends: its cases
+    // stall at one point, reported once as a root cause with their count (issue 10).
+    trials.push(Trial::test("cli-client-stalls-grouped", || {
+        let dir = std::env::temp_dir().join(format!("arcp-conform-stall-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let json = dir.join("stall.json");
+        let driver = r#"{ printf '%s\n' "{\"arcp\":\"1.1\",\"id\":\"msg_01STALL0000000000000000000001\",\"type\":\"session.hello\",\"payload\":{\"client\":{\"name\":\"stall\",\"version\":\"0\"},\"auth\":{\"scheme\":\"bearer\",\"token\":\"$ARCP_CONFORM_TOKEN\"},\"capabilities\":{\"encodings\":[\"json\"],\"features\":[\"heartbeat\"]}}}"; sleep 0.3; printf '%s\n' "{\"arcp\":\"1.1\",\"id\":\"msg_01STALL0000000000000000000002\",\"type\":\"job.submit\",\"payload\":{\"agent\":\"echo\",\"input\":{}}}"; sleep 20; } | sh -c "$ARCP_CONFORM_RUNTIME_CMD" >/dev/null"#;
+        let o = std::process::Command::new(EXE)
+            .args(["client", "--color", "never", "-j", "3", "--transport", "stdio"])
+            .args(["-t", driver, "--json", json.to_str().unwrap()])
+            .args(["-s", "client.errors.job-error-cancelled", "-s", "client.errors.job-error-timeout"])
+            .args(["-s", "client.wire.unknown-envelope-fields"])
+            .output()
+            .map_err(|e| e.to_string())?;
+        let out = String::from_utf8_lossy(&o.stdout);
+        check(o.status.code() == Some(1), || format!("{:?}\n{out}", o.status))?;
+        check(
+            out.matches("cases stalled at one point").count() == 1
+                && out.contains("3 cases stalled")
+                && out.contains("`job.submit`"),
+            || out.to_string(),
+        )?;
+        // Each case is one line under the root cause, not a block of its own.
+        check(!out.contains("\nFAIL client.errors.job-error-timeout\n"), || out.to_string())?;
+        let report = std::fs::read_to_string(&json).map_err(|e| e.to_string())?;
+        check(report.contains("\"stalls\""), || report.clone())?;
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }));
+
     libtest_mimic::run(&args, trials).exit();
 }

@@ -208,6 +208,16 @@ async fn runs_with_the_same_seed_generate_the_same_cases() {
     );
 }
 
+/// The command exited with `code` (its output shown when not).
+fn exits(o: &std::process::Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
 #[test]
 fn the_cli_replays_a_reproducer() {
     // A reproducer as the fuzzer writes it, replayed by `run --case`.
@@ -231,20 +241,8 @@ fn the_cli_replays_a_reproducer() {
         }
         cmd.output().unwrap()
     };
-    let with = run(Some("silent-on-invalid"));
-    assert_eq!(
-        with.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&with.stdout)
-    );
-    let without = run(None);
-    assert_eq!(
-        without.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&without.stdout)
-    );
+    exits(&run(Some("silent-on-invalid")), 1);
+    exits(&run(None), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -303,4 +301,146 @@ fn the_fuzz_command() {
     let bad = fuzz(&["--fault", "no-such-fault"]);
     assert_eq!(bad.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fuzz_no_schema_skips_schema_validation() {
+    // A welcome whose `heartbeat_interval_sec` is null (the Ruby SDK's default): a schema
+    // finding, and nothing at all with `--no-schema`, as for `run --no-schema`.
+    let bin = env!("CARGO_BIN_EXE_arcp-conform");
+    let target = format!(
+        "{bin} serve --stdio | sed -u 's/\"heartbeat_interval_sec\":[0-9.]*/\"heartbeat_interval_sec\":null/'"
+    );
+    let dir = std::env::temp_dir().join(format!("arcp-fuzz-noschema-{}", std::process::id()));
+    let fuzz = |extra: &[&str]| {
+        std::process::Command::new(bin)
+            .args([
+                "fuzz",
+                "-q",
+                "--seed",
+                "3",
+                "--iterations",
+                "3",
+                "--shrink-runs",
+                "0",
+            ])
+            .args(["--target", &target, "--out"])
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let with = fuzz(&[]);
+    let out = String::from_utf8_lossy(&with.stdout);
+    assert_eq!(with.status.code(), Some(1), "{out}");
+    assert!(out.contains("heartbeat_interval_sec"), "{out}");
+    let without = fuzz(&["--no-schema"]);
+    let out = String::from_utf8_lossy(&without.stdout);
+    assert_eq!(without.status.code(), Some(0), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_stdio_reproducer_replays_to_its_verdict() {
+    // Over stdio a reproducer once ended by opening a second session, so `run --case` judged
+    // the whole case N/A and exited 0 on a finding (issue 10).
+    let bin = env!("CARGO_BIN_EXE_arcp-conform");
+    let target = format!("{bin} serve --stdio --fault silent-on-invalid");
+    let dir = std::env::temp_dir().join(format!("arcp-fuzz-stdio-{}", std::process::id()));
+    let found = std::process::Command::new(bin)
+        .args([
+            "fuzz",
+            "-q",
+            "--seed",
+            "11",
+            "--iterations",
+            "20",
+            "--max-findings",
+            "1",
+        ])
+        .args([
+            "--shrink-runs",
+            "5",
+            "--timeout-scale",
+            "0.4",
+            "--target",
+            &target,
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&found.stdout);
+    assert_eq!(found.status.code(), Some(1), "{out}");
+    let path = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .expect("a reproducer");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("session: z"),
+        "no second session over stdio:\n{text}"
+    );
+    let replay = |target: &str| {
+        std::process::Command::new(bin)
+            .args([
+                "run",
+                "-q",
+                "--color",
+                "never",
+                "--timeout-scale",
+                "0.4",
+                "--case",
+            ])
+            .arg(&path)
+            .args(["--target", target])
+            .output()
+            .unwrap()
+    };
+    let with = replay(&target);
+    let out = String::from_utf8_lossy(&with.stdout);
+    assert_eq!(with.status.code(), Some(1), "{out}");
+    assert!(out.contains("FAIL") || out.contains("ERROR"), "{out}");
+    assert!(!out.contains("N/A"), "{out}");
+    exits(&replay(&format!("{bin} serve --stdio")), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_root_cause_is_one_finding() {
+    // A runtime silent on every malformed frame: many mutations hit it, one finding names the
+    // reaction (silence) and keeps the count and the mutations (issue 10: 4 findings before).
+    let mut opts = options(11);
+    opts.iterations = Some(30);
+    opts.max_findings = None;
+    opts.shrink_runs = 3;
+    let report = fuzz::fuzz(Arc::new(target(Some(Fault::SilentOnInvalid))), opts, |_| {}).await;
+    let errors: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.signature.oracle == "error-frame")
+        .collect();
+    assert_eq!(
+        errors.len(),
+        1,
+        "{:?}",
+        errors
+            .iter()
+            .map(|f| f.signature.to_string())
+            .collect::<Vec<_>>()
+    );
+    let f = errors[0];
+    assert_eq!(f.signature.to_string(), "error-frame: silent");
+    assert!(
+        f.hits > 1 && f.triggers.len() > 1,
+        "{} {:?}",
+        f.hits,
+        f.triggers
+    );
+    assert!(
+        f.path.is_none() && f.text.contains("provoked by: "),
+        "{}",
+        f.text
+    );
 }

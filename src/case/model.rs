@@ -180,15 +180,21 @@ pub enum AgentRole {
     Conformance,
     /// An agent that echoes its input (`${agents.echo}`).
     Echo,
+    /// Whichever of those two the target hosts (`${agents.any}`): for cases
+    /// that submit a job only to see it accepted or refused, or that need it
+    /// to end with success on any input.
+    Any,
 }
 
 impl AgentRole {
-    pub const ALL: &'static [AgentRole] = &[AgentRole::Conformance, AgentRole::Echo];
+    pub const ALL: &'static [AgentRole] =
+        &[AgentRole::Conformance, AgentRole::Echo, AgentRole::Any];
 
     pub fn as_str(self) -> &'static str {
         match self {
             AgentRole::Conformance => "conformance",
             AgentRole::Echo => "echo",
+            AgentRole::Any => "any",
         }
     }
 

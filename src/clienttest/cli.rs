@@ -21,6 +21,11 @@ pub struct ClientArgs {
     /// How the driver reaches the harness: ws (ARCP_CONFORM_URL) or stdio (ARCP_CONFORM_RUNTIME_CMD).
     #[arg(long, value_enum, default_value_t = ClientTransport::Ws)]
     transport: ClientTransport,
+    /// (stdio) This tool as the driver runs it, for ARCP_CONFORM_RUNTIME_CMD (`CMD relay URL`):
+    /// e.g. `arcp-conform` on the driver's PATH, or its path inside the driver's container
+    /// or chroot (default: this executable's absolute host path).
+    #[arg(long, value_name = "CMD")]
+    relay_cmd: Option<String>,
     /// Name of the client in reports (default: the command).
     #[arg(long, value_name = "NAME")]
     name: Option<String>,
@@ -94,6 +99,12 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
     let mut target = ClientTarget::new(args.target.clone(), args.transport);
     if let Some(n) = &args.name {
         target.name = n.clone();
+    }
+    if let Some(r) = &args.relay_cmd {
+        if r.trim().is_empty() {
+            return Err(UsageError("--relay-cmd must not be empty".into()));
+        }
+        target.relay = r.clone();
     }
     let target = Arc::new(target);
     let baseline = args.output.baseline()?;

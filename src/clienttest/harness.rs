@@ -173,13 +173,15 @@ pub async fn run_case(case: &Case, target: &ClientTarget, opts: &EngineOptions) 
         .env("ARCP_CONFORM_AGENT", "echo")
         .env("ARCP_CONFORM_INPUT", r#"{"text":"hello"}"#)
         .env("ARCP_CONFORM_JOB", driver_job.clone());
-    env = match target.transport {
-        ClientTransport::Ws => env.env("ARCP_CONFORM_URL", url.clone()),
-        ClientTransport::Stdio => env.env(
+    // The URL over stdio too: a driver that cannot run the relay command as
+    // given (another file system) can start its own relay to it.
+    env = env.env("ARCP_CONFORM_URL", url.clone());
+    if target.transport == ClientTransport::Stdio {
+        env = env.env(
             "ARCP_CONFORM_RUNTIME_CMD",
             format!("{} relay {}", target.relay, shell_quote(&url)),
-        ),
-    };
+        );
+    }
     // A private cache/state/temp directory, searched for credential values at the end.
     let state = match super::persist::StateDirs::create() {
         Ok(s) => s,

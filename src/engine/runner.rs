@@ -119,6 +119,24 @@ pub fn handshake_case() -> Case {
         .remove(0)
 }
 
+/// The names listed at `pointer` (strings, or objects with a `name`).
+fn names_at(v: &Value, pointer: &str) -> Vec<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().or_else(|| x.get("name").and_then(Value::as_str)))
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The agents a `session.welcome` advertises.
+pub fn advertised_agents(welcome: &Value) -> Vec<String> {
+    names_at(welcome, "/payload/capabilities/agents")
+}
+
 /// Open one session offering every feature: the root every case depends on.
 pub async fn probe(target: &Target, opts: &EngineOptions) -> Result<Environment, Outcome> {
     let case = handshake_case();
@@ -146,21 +164,10 @@ pub async fn probe(target: &Target, opts: &EngineOptions) -> Result<Environment,
         .filter_map(|w| serde_json::from_str::<Value>(&w.text).ok())
         .find(|v| v["type"] == "session.welcome")
         .unwrap_or(json!({}));
-    let list = |p: &str| -> Vec<String> {
-        welcome
-            .pointer(p)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().or_else(|| x.get("name").and_then(Value::as_str)))
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let list = |p: &str| names_at(&welcome, p);
     Ok(Environment {
         features: list("/payload/capabilities/features"),
-        agents: list("/payload/capabilities/agents"),
+        agents: advertised_agents(&welcome),
         welcome,
     })
 }
@@ -194,10 +201,16 @@ pub fn applicability(case: &Case, target: &Target, env: &Environment) -> Option<
         ));
     }
     for role in &case.requires.agents {
-        let name = match role {
-            AgentRole::Conformance => target.profile.agents.conformance.clone(),
-            AgentRole::Echo => target.profile.agents.echo.clone(),
-        };
+        if *role == AgentRole::Any {
+            if target.profile.agents.for_role(*role, &env.agents).is_none() {
+                return Some(Outcome::new(
+                    Verdict::Untestable,
+                    format!("needs an agent: the profile's conformance or echo agent, advertised by the target (it has: {})", env.agents.join(", ")),
+                ));
+            }
+            continue;
+        }
+        let name = target.profile.agents.for_role(*role, &[]);
         match name {
             Some(n) if env.agents.is_empty() || env.agents.contains(&n) => {}
             Some(n) => {

@@ -59,6 +59,8 @@ pub(crate) struct Sess {
     pub id: Option<String>,
     pub resume_token: Option<String>,
     pub features: Vec<String>,
+    /// The agents its welcome advertised.
+    pub agents: Vec<String>,
     pub last_seq: u64,
     pub principal: String,
     pub backlog: VecDeque<Frame>,
@@ -107,6 +109,7 @@ impl Sess {
             id: None,
             resume_token: None,
             features: vec![],
+            agents: vec![],
             last_seq: 0,
             principal: principal.to_string(),
             backlog: VecDeque::new(),

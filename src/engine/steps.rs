@@ -128,12 +128,17 @@ impl Run<'_> {
             }
             Builtin::SessionLastSeq(s) => Some(json!(self.sessions.get(&s)?.last_seq)),
             Builtin::Agent(role) => {
-                let a = &self.target.profile.agents;
-                match role {
-                    crate::case::AgentRole::Conformance => a.conformance.clone(),
-                    crate::case::AgentRole::Echo => a.echo.clone(),
-                }
-                .map(Value::from)
+                // What the welcomes so far advertised (none before a welcome).
+                let advertised: Vec<String> = self
+                    .sessions
+                    .values()
+                    .flat_map(|s| s.agents.iter().cloned())
+                    .collect();
+                self.target
+                    .profile
+                    .agents
+                    .for_role(role, &advertised)
+                    .map(Value::from)
             }
             Builtin::Now(delta) => Some(Value::from(crate::clock::timestamp(
                 self.target.clock.now() + delta,
@@ -285,6 +290,7 @@ impl Run<'_> {
                     .and_then(Value::as_str)
                     .map(String::from);
                 sess.features = features.clone();
+                sess.agents = super::runner::advertised_agents(&frame.value);
                 if features.iter().any(|f| f == "heartbeat") {
                     let hb = frame
                         .value

@@ -54,6 +54,9 @@ pub struct FuzzArgs {
     /// Largest frame accepted from the target, in bytes.
     #[arg(long, default_value_t = crate::transport::DEFAULT_FRAME_CAP, value_name = "BYTES")]
     pub frame_cap: usize,
+    /// Skip JSON Schema validation of received frames (as `run --no-schema`).
+    #[arg(long)]
+    pub no_schema: bool,
     /// Print only findings and the summary.
     #[arg(long, short = 'q')]
     pub quiet: bool,
@@ -96,17 +99,19 @@ pub fn summary(r: &FuzzReport, target: &str) -> String {
     ));
     for f in &r.findings {
         s.push_str(&format!(
-            "  {} ({}; replays {}, {}/{} reproduced) {}\n",
+            "  {} ({}; replays {}, {}/{} reproduced; hit by {} iteration(s)) {}\n",
             f.signature,
             f.verdict.label(),
             f.replay.label(),
             f.reproduced,
             super::REPLAYS,
+            f.hits,
             f.path
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         ));
+        s.push_str(&format!("    provoked by: {}\n", f.triggers.join(", ")));
     }
     for e in &r.errors {
         s.push_str(&format!("fuzzer problem: {e}\n"));
@@ -132,7 +137,7 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
     let mut target = build_target(&a).await?;
     let engine = EngineOptions {
         timeout_scale: a.timeout_scale,
-        schema: true,
+        schema: !a.no_schema,
         limits: None,
     };
     // As in a run: a profile that does not spell the hello lets the harness
@@ -186,10 +191,11 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
     }
     let report = super::fuzz(target.clone(), opts, |f| {
         crate::report::console::println(&format!(
-            "finding: {} ({}) at iteration {}, shrunk {} -> {} actions{}",
+            "finding: {} ({}) at iteration {}, provoked by {}, shrunk {} -> {} actions{}",
             f.signature,
             f.verdict.label(),
             f.iteration,
+            f.triggers.join(", "),
             f.original_actions,
             f.actions.len(),
             f.path

@@ -30,7 +30,7 @@ use crate::verdict::{Direction, Outcome, Verdict};
 use model::{Action, ModelConfig};
 use oracle::Signature;
 use plan::{Header, Plan};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -105,6 +105,18 @@ pub struct Finding {
     /// with the finding's signature (fewer than all: a timing-dependent bug).
     pub reproduced: usize,
     pub shrink_runs: usize,
+    /// Iterations that failed with this signature (this one included).
+    pub hits: u64,
+    /// What provoked it in those iterations (message / mutation or check),
+    /// each once: one root cause, many ways to hit it.
+    pub triggers: Vec<String>,
+}
+
+/// The iterations that hit one signature.
+#[derive(Debug, Default)]
+struct Hits {
+    count: u64,
+    triggers: std::collections::BTreeSet<String>,
 }
 
 /// What a fuzz run did.
@@ -195,7 +207,7 @@ fn frames_of(o: &Outcome) -> u64 {
 struct Shared {
     target: Arc<Target>,
     opts: FuzzOptions,
-    seen: Mutex<HashSet<Signature>>,
+    seen: Mutex<HashMap<Signature, Hits>>,
     findings: Mutex<Vec<Finding>>,
     errors: Mutex<Vec<String>>,
     frames: AtomicU64,
@@ -215,7 +227,7 @@ pub async fn fuzz(
     let shared = Arc::new(Shared {
         target,
         opts: opts.clone(),
-        seen: Mutex::new(HashSet::new()),
+        seen: Mutex::new(HashMap::new()),
         findings: Mutex::new(vec![]),
         errors: Mutex::new(vec![]),
         frames: AtomicU64::new(0),
@@ -258,6 +270,14 @@ pub async fn fuzz(
     }
     let mut findings = std::mem::take(&mut *shared.findings.lock().unwrap());
     findings.sort_by_key(|a| a.iteration);
+    let seen = shared.seen.lock().unwrap();
+    for f in &mut findings {
+        if let Some(h) = seen.get(&f.signature) {
+            f.hits = h.count;
+            f.triggers = h.triggers.iter().cloned().collect();
+        }
+    }
+    drop(seen);
     let errors = std::mem::take(&mut *shared.errors.lock().unwrap());
     FuzzReport {
         seed: opts.seed,
@@ -290,9 +310,15 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
     let Some(j) = oracle::judge(&plan, &case, &outcome) else {
         return;
     };
-    if !sh.seen.lock().unwrap().insert(j.signature.clone()) {
-        sh.repeats.fetch_add(1, Ordering::Relaxed);
-        return;
+    {
+        let mut seen = sh.seen.lock().unwrap();
+        let hits = seen.entry(j.signature.clone()).or_default();
+        hits.count += 1;
+        hits.triggers.insert(j.trigger.clone());
+        if hits.count > 1 {
+            sh.repeats.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
     }
     let original_actions = plan.rendered.len();
     let shrunk = if o.shrink_runs > 0 {
@@ -326,6 +352,7 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
         iteration: i,
         target: o.target_arg.clone(),
         faults: o.faults.clone(),
+        trigger: j.trigger.clone(),
         original_actions,
         shrink_runs: shrunk.runs,
         replayed: None,
@@ -387,6 +414,8 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
         replay,
         reproduced,
         shrink_runs: shrunk.runs,
+        hits: 1,
+        triggers: vec![j.trigger],
     };
     on_finding(&f);
     sh.findings.lock().unwrap().push(f);

@@ -15,22 +15,41 @@ use crate::verdict::{Direction, Origin, Outcome, Verdict};
 
 use std::fmt;
 
-/// What identifies a bug.
+/// What identifies a bug: the oracle (with its rule, for the oracles that
+/// check one requirement of the generated jobs) and the target's observable
+/// reaction. The mutation that provoked it is not part of it (one root cause
+/// is one finding, whatever frame hit it): that is a [`Judgement::trigger`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Signature {
     pub oracle: String,
+    /// The message type the check is about; `*` for a reaction to anything.
     pub message: String,
+    /// The oracle's rule; `*` for a reaction to anything.
     pub rule: String,
+    /// What the target did: `silent`, `closed the transport`, `crashed
+    /// (exit status 1)`, `session.error differs at /payload/code: got "X"`.
+    /// Empty for per-frame invariants (their rule is the reaction).
+    pub reaction: String,
 }
 
 impl fmt::Display for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} / {} / {}", self.oracle, self.message, self.rule)
+        write!(f, "{}", self.oracle)?;
+        if self.message != ANY || self.rule != ANY {
+            write!(f, " / {} / {}", self.message, self.rule)?;
+        }
+        if !self.reaction.is_empty() {
+            write!(f, ": {}", self.reaction)?;
+        }
+        Ok(())
     }
 }
 
+/// The message and rule of a reaction to anything.
+const ANY: &str = "*";
+
 impl Signature {
-    /// A case id made of it: `fuzz.<oracle>.<message>.<rule>`.
+    /// A case id made of it: `fuzz.<oracle>[.<message>.<rule>][.<reaction>]`.
     pub fn case_id(&self) -> String {
         let clean = |s: &str| -> String {
             let t: String = s
@@ -44,19 +63,122 @@ impl Signature {
                     }
                 })
                 .collect();
-            let t = t.trim_matches('-').to_string();
+            let mut t = t.trim_matches('-').to_string();
+            while t.contains("--") {
+                t = t.replace("--", "-");
+            }
             if t.is_empty() {
                 "x".into()
             } else {
-                t.chars().take(48).collect()
+                t.chars()
+                    .take(48)
+                    .collect::<String>()
+                    .trim_matches('-')
+                    .to_string()
             }
         };
-        format!(
-            "fuzz.{}.{}.{}",
-            clean(&self.oracle),
-            clean(&self.message),
-            clean(&self.rule)
-        )
+        let mut id = format!("fuzz.{}", clean(&self.oracle));
+        for part in [&self.message, &self.rule] {
+            if part != ANY {
+                id = format!("{id}.{}", clean(part));
+            }
+        }
+        if !self.reaction.is_empty() {
+            id = format!("{id}.{}", clean(&self.reaction));
+        }
+        id
+    }
+}
+
+/// Oracles whose failure is a reaction of the target to whatever the step
+/// sent (a malformed frame, a ping after it): the step's message and
+/// mutation are the trigger, not the root cause.
+fn reacts_to_anything(oracle: &str) -> bool {
+    !matches!(
+        oracle,
+        "invariant"
+            | "lease"
+            | "budget"
+            | "trace"
+            | "chunks"
+            | "idempotency"
+            | "terminal"
+            | "resume"
+            | "accept"
+            | "welcome"
+            | "reply"
+    )
+}
+
+/// What the target did at the failed step, from the outcome's reason and
+/// closest frame.
+fn reaction(oracle: &str, outcome: &Outcome) -> String {
+    let r = outcome.reason.as_str();
+    match oracle {
+        "crash" => {
+            // "exited with status 1", "killed by signal 9": the crash's signature.
+            let how = ["exited with status ", "killed by signal ", "signal "]
+                .iter()
+                .find_map(|p| {
+                    let at = r.find(p)?;
+                    let num: String = r[at + p.len()..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric())
+                        .collect();
+                    Some(format!("{}{num}", p.trim_start_matches("killed by ")))
+                });
+            let how = how.unwrap_or_else(|| "no status".into());
+            // The exception its stderr names, the last one (the one that ended it):
+            // two crashes with one exit status are two causes when their exceptions differ.
+            let exception = r
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '.'))
+                .rev()
+                .map(|w| w.trim_matches(|c| c == ':' || c == '.'))
+                .find(|w| {
+                    w.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                        && (w.ends_with("Error") || w.ends_with("Exception"))
+                });
+            match exception {
+                Some(e) => format!("crashed ({how}, {e})"),
+                None => format!("crashed ({how})"),
+            }
+        }
+        "hang" => "unresponsive".into(),
+        "flood" => "flooded".into(),
+        "giant-frame" => "giant frame".into(),
+        "garbage" => "sent garbage".into(),
+        "connect" => "refused the connection".into(),
+        "drop-without-error" | "transport-drop" => "closed the transport".into(),
+        "harness" => r.chars().take(60).collect(),
+        _ => match outcome.actual.as_deref() {
+            None | Some("no frames") => "silent".into(),
+            Some(a) => {
+                let closest = r
+                    .rsplit_once("; closest: ")
+                    .map(|(_, t)| t.trim())
+                    .unwrap_or("a frame");
+                match a
+                    .strip_prefix("at ")
+                    .and_then(|a| a.split_once(": expected "))
+                {
+                    // The closest frame was another message: none of the awaited kind came.
+                    Some(("/type", _)) => "silent".into(),
+                    Some((path, rest)) => {
+                        // The value only where it names the reaction (a code, a type, a status).
+                        let got = rest
+                            .split_once(", got ")
+                            .map(|(_, g)| g.split(" — in ").next().unwrap_or(g))
+                            .filter(|_| {
+                                ["/code", "/final_status"].iter().any(|k| path.ends_with(k))
+                            })
+                            .map(|g| format!(": got {}", g.chars().take(40).collect::<String>()))
+                            .unwrap_or_default();
+                        format!("{closest} differs at {}{got}", pointer_shape(path))
+                    }
+                    None => format!("{closest} differs"),
+                }
+            }
+        },
     }
 }
 
@@ -68,6 +190,8 @@ pub struct Judgement {
     pub reason: String,
     /// Index (into the rendered actions) of the action whose step failed.
     pub action: Option<usize>,
+    /// What provoked it: the failed step's message type and mutation or check.
+    pub trigger: String,
 }
 
 /// The tag of the step at `line`.
@@ -140,10 +264,12 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
                     oracle: "invariant".into(),
                     message: violating_type(outcome, inv.id),
                     rule,
+                    reaction: String::new(),
                 },
                 verdict: Verdict::for_level(inv.level),
                 reason: format!("{} (§{}): {}", inv.id, inv.section, v.detail),
                 action: None,
+                trigger: "-".into(),
             }
         });
     }
@@ -151,27 +277,43 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
     let (message, rule) = tag
         .map(|t| (t.message.clone(), t.rule.clone()))
         .unwrap_or_else(|| ("-".into(), "-".into()));
-    let reason = outcome.reason.clone();
+    let trigger = format!("{message} / {rule}");
+    let mutated = tag.is_some_and(|t| t.mutated);
     let action = tag.and_then(|t| t.action);
-    let judged = |oracle: &str, message: String, rule: String| Judgement {
-        signature: Signature {
-            oracle: oracle.into(),
-            message,
-            rule,
-        },
-        verdict: outcome.verdict,
-        reason: reason.clone(),
-        action,
+    let judged = |oracle: &str, message: String, rule: String| {
+        // The root cause: the oracle's own rule (not a mutation) and the reaction.
+        let (message, rule) = if reacts_to_anything(oracle) {
+            (ANY.to_string(), ANY.to_string())
+        } else if mutated && oracle == "reply" {
+            // Any reply or error was due to a mutated frame: what was mutated is the trigger.
+            (ANY.to_string(), ANY.to_string())
+        } else if mutated {
+            (message, ANY.to_string())
+        } else {
+            (message, rule)
+        };
+        Judgement {
+            signature: Signature {
+                oracle: oracle.into(),
+                message,
+                rule,
+                reaction: reaction(oracle, outcome),
+            },
+            verdict: outcome.verdict,
+            reason: outcome.reason.clone(),
+            action,
+            trigger: trigger.clone(),
+        }
     };
+    let reason = outcome.reason.as_str();
     let closed = !reason.contains("crashed")
         && (reason.contains("transport closed") || reason.contains("transport is closed"));
     // A close mid-case is an ERROR too; it is judged as a drop below.
     if outcome.verdict == Verdict::Error && !closed {
         if outcome.origin == Some(Origin::Harness) {
-            let short: String = reason.chars().take(60).collect();
-            return Some(judged("harness", message, short));
+            return Some(judged("harness", message, rule));
         }
-        let r = reason.as_str();
+        let r = reason;
         let oracle = if r.contains("crashed") {
             "crash"
         } else if r.contains("unresponsive")
@@ -192,7 +334,7 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
         };
         return Some(judged(oracle, message, rule));
     }
-    let r = reason.as_str();
+    let r = reason;
     if r.contains("transport closed")
         || r.contains("transport is closed")
         || r.contains("no open transport")
@@ -205,21 +347,6 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
         return Some(judged(oracle, message, rule));
     }
     let oracle = tag.map(|t| t.oracle).unwrap_or("step");
-    // A frame arrived but differed: name where ("at /payload/agent: ..."),
-    // so different wrong fields are different findings.
-    // Only for replies, where the frame that differed is the reply itself.
-    let rule = match outcome
-        .actual
-        .as_deref()
-        .and_then(|a| a.strip_prefix("at /"))
-        .and_then(|a| a.split_once(':'))
-    {
-        // `/type`: the closest frame was another message, not the reply.
-        Some((p, _)) if oracle == "accept" && !p.contains(' ') && p != "type" => {
-            format!("{rule}@{}", pointer_shape(&format!("/{p}")))
-        }
-        _ => rule,
-    };
     Some(judged(oracle, message, rule))
 }
 
@@ -264,7 +391,7 @@ pub fn requirement(sig: &Signature) -> (Vec<String>, String) {
             "9.6",
             "If any counter is ≤ 0, the operation MUST fail with `BUDGET_EXHAUSTED`.",
         ),
-        "accept" if sig.rule.ends_with("@/payload/agent") => (
+        "accept" if sig.reaction.contains("differs at /payload/agent") => (
             "7.5",
             "The resolved version appears in `job.accepted.payload` and in listings as `agent: \"name@version\"`.",
         ),
@@ -284,7 +411,7 @@ pub fn requirement(sig: &Signature) -> (Vec<String>, String) {
             "11",
             "Runtimes MUST forward the trace context to tool servers and sub-agents.",
         ),
-        "accept" if sig.rule.ends_with("@/trace_id") => (
+        "accept" if sig.reaction.contains("differs at /trace_id") => (
             "11",
             "Runtimes MUST forward the trace context to tool servers and sub-agents.",
         ),
@@ -308,22 +435,68 @@ mod tests {
     fn signatures_make_valid_case_ids() {
         let s = Signature {
             oracle: "error-frame".into(),
-            message: "job.submit".into(),
-            rule: "missing-arcp+truncated".into(),
+            message: ANY.into(),
+            rule: ANY.into(),
+            reaction: "silent".into(),
         };
-        assert_eq!(
-            s.case_id(),
-            "fuzz.error-frame.job-submit.missing-arcp-truncated"
+        assert_eq!(s.case_id(), "fuzz.error-frame.silent");
+        let other = failed(
+            "nothing matching arrived within 5s; closest: session.pong",
+            Some("at /type: expected \"session.error\", got \"session.pong\" — in {}"),
         );
+        assert_eq!(reaction("error-frame", &other), "silent");
+        assert_eq!(s.to_string(), "error-frame: silent");
         let odd = Signature {
             oracle: "invariant".into(),
             message: "\u{1f600}".into(),
             rule: "frame.schema@/payload/*".into(),
+            reaction: String::new(),
         };
         assert!(odd
             .case_id()
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)));
         assert_eq!(pointer_shape("/payload/jobs/3/id"), "/payload/jobs/*/id");
+    }
+
+    fn failed(reason: &str, actual: Option<&str>) -> Outcome {
+        let mut o = Outcome::new(Verdict::Fail, reason);
+        o.actual = actual.map(String::from);
+        o
+    }
+
+    #[test]
+    fn reactions_name_what_the_target_did_not_what_provoked_it() {
+        assert_eq!(
+            reaction(
+                "error-frame",
+                &failed("nothing matching arrived within 5s", Some("no frames"))
+            ),
+            "silent"
+        );
+        let coded = failed(
+            "nothing matching arrived within 5s; closest: session.error",
+            Some("at /payload/code: expected \"INVALID_REQUEST\", got \"INTERNAL_ERROR\" — in {}"),
+        );
+        assert_eq!(
+            reaction("error-frame", &coded),
+            "session.error differs at /payload/code: got \"INTERNAL_ERROR\""
+        );
+        let crashed = Outcome::new(
+            Verdict::Error,
+            "target crashed: exited with status 1; transport closed",
+        );
+        assert_eq!(
+            reaction("crash", &crashed),
+            "crashed (exited with status 1)"
+        );
+        let raised = Outcome::new(
+            Verdict::Error,
+            "target crashed: exited with status 1; transport closed (target exited with status 1; stderr: ERROR -- session ended: JSON::ParserError: invalid ASCII)",
+        );
+        assert_eq!(
+            reaction("crash", &raised),
+            "crashed (exited with status 1, JSON::ParserError)"
+        );
     }
 }

@@ -33,6 +33,9 @@ pub struct StepTag {
     pub message: String,
     /// The mutation or check.
     pub rule: String,
+    /// The step sends or judges a mutated frame: `rule` names the mutation,
+    /// which provoked a finding but is not its root cause.
+    pub mutated: bool,
 }
 
 /// A rendered iteration.
@@ -97,6 +100,7 @@ impl Renderer<'_> {
             oracle,
             message: message.to_string(),
             rule: rule.to_string(),
+            mutated: false,
         });
     }
 
@@ -252,6 +256,15 @@ impl Renderer<'_> {
     }
 
     fn send_built(&mut self, s: &str, m: &mutate::Mutant, in_session: bool) -> Class {
+        let first = self.tags.len();
+        let class = self.send_built_steps(s, m, in_session);
+        for t in &mut self.tags[first..] {
+            t.mutated = true;
+        }
+        class
+    }
+
+    fn send_built_steps(&mut self, s: &str, m: &mutate::Mutant, in_session: bool) -> Class {
         let features = match [Slot::A, Slot::B].into_iter().find(|x| x.name() == s) {
             Some(slot) if in_session => self.st.slot(slot).features.clone(),
             _ => vec![],
@@ -870,12 +883,17 @@ pub fn render(actions: &[Action], cfg: &ModelConfig, header: &Header) -> Plan {
             r.ping(s.name(), "alive-at-end", "end");
         }
     }
-    r.push(
-        json!({"open": {"session": "z"}}),
-        "fresh-session",
-        "session.hello",
-        "fresh-session",
-    );
+    // A second session needs a runtime shared between connections; over
+    // stdio it would be a new process (proving nothing) and would make
+    // `run --case` judge the whole reproducer N/A.
+    if cfg.shared_runtime {
+        r.push(
+            json!({"open": {"session": "z"}}),
+            "fresh-session",
+            "session.hello",
+            "fresh-session",
+        );
+    }
     let features: Vec<String> = r.features.iter().cloned().collect();
     let mut doc = Map::new();
     doc.insert("id".into(), json!(header.id));

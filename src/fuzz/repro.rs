@@ -15,6 +15,8 @@ pub struct Provenance {
     /// The target, as `--target` would say it (none: embedded).
     pub target: Option<String>,
     pub faults: Vec<String>,
+    /// What provoked the finding (message / mutation or check).
+    pub trigger: String,
     pub original_actions: usize,
     pub shrink_runs: usize,
     /// (reproduced, replays): how steady the written reproducer was.
@@ -70,6 +72,7 @@ pub fn render(sig: &Signature, prov: &Provenance, plan: &Plan, outcome: &Outcome
     };
     c("arcp-conform fuzz reproducer");
     c(&format!("signature: {sig}"));
+    c(&format!("provoked by: {}", prov.trigger));
     c(&format!(
         "verdict: {} — {}",
         outcome.verdict.label(),

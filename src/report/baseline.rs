@@ -182,6 +182,7 @@ mod tests {
             invariants: vec![],
             cases,
             subset: false,
+            stalls: vec![],
         }
     }
 

@@ -152,7 +152,31 @@ pub fn failures(
         return Ok(());
     }
     writeln!(out, "\nFailures:")?;
-    for c in bad {
+    // Cases that stalled at one point: the root cause once, each case one line.
+    let mut stalled = std::collections::BTreeSet::new();
+    for s in &report.stalls {
+        let here: Vec<&&CaseRecord> = bad.iter().filter(|c| s.cases.contains(&c.id)).collect();
+        if here.len() < 2 {
+            continue;
+        }
+        writeln!(
+            out,
+            "\n{} cases stalled at one point (one root cause, not a verdict of its own): {}",
+            here.len(),
+            s.point
+        )?;
+        for c in here {
+            writeln!(
+                out,
+                "  {} {} — {}",
+                paint(style, c.verdict(), c.verdict().label()),
+                c.id,
+                c.reason
+            )?;
+            stalled.insert(c.id.as_str());
+        }
+    }
+    for c in bad.iter().filter(|c| !stalled.contains(c.id.as_str())) {
         writeln!(
             out,
             "\n{} {}",

@@ -15,15 +15,25 @@ pub fn render(report: &RunReport, strict: bool) -> String {
         for c in cases {
             let time = Duration::seconds_f64(c.duration_ms / 1000.0);
             let v = c.verdict();
+            // A case that stalled where others did names their shared root cause.
+            let reason = match report.stalls.iter().find(|s| s.cases.contains(&c.id)) {
+                Some(s) => format!(
+                    "{} [stalled at one point with {} other case(s): {}]",
+                    c.reason,
+                    s.cases.len() - 1,
+                    s.point
+                ),
+                None => c.reason.clone(),
+            };
             let mut tc = if c.baselined.is_some() || !v.fails_run(strict) {
                 match v {
                     Verdict::Pass | Verdict::Info | Verdict::Warn => TestCase::success(&c.id, time),
                     _ => TestCase::skipped(&c.id),
                 }
             } else if v == Verdict::Error {
-                TestCase::error(&c.id, time, v.label(), &c.reason)
+                TestCase::error(&c.id, time, v.label(), &reason)
             } else {
-                TestCase::failure(&c.id, time, v.label(), &c.reason)
+                TestCase::failure(&c.id, time, v.label(), &reason)
             };
             tc.set_classname(&format!("arcp-conform.{area}"));
             let mut detail = if v == Verdict::Pass {

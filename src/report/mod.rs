@@ -7,6 +7,7 @@ pub mod history;
 pub mod html;
 pub mod junit;
 pub mod provenance;
+pub mod stall;
 
 use crate::checks::Invariant;
 use crate::engine::runner::CaseResult;
@@ -321,6 +322,10 @@ pub struct RunReport {
     /// fire may simply not have been exercised.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub subset: bool,
+    /// Failed cases that stalled at the same point: one root cause, listed
+    /// once with its cases (no verdict of its own: see [`stall`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stalls: Vec<stall::Stall>,
 }
 
 impl RunReport {
@@ -339,6 +344,7 @@ impl RunReport {
             .map(|i| CaseRecord::for_invariant(i, results))
             .collect();
         invariants.sort_by(|a, b| a.id.cmp(&b.id));
+        let stalls = stall::group(&cases);
         RunReport {
             tool: format!("arcp-conform {}", env!("CARGO_PKG_VERSION")),
             name,
@@ -349,6 +355,7 @@ impl RunReport {
             invariants,
             cases,
             subset: false,
+            stalls,
         }
     }
 
