@@ -286,6 +286,10 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Vec<Case>, CaseError> {
         validate::check(&mut case).map_err(|(line, msg)| {
             CaseError::new(path, Some(line).filter(|l| *l > 0), None, msg)
         })?;
+        if let Some(msg) = validate::level(&case) {
+            let line = loc.find(&[Seg::Key("level")]).map(|(l, _)| l);
+            return Err(CaseError::new(path, line, None, msg));
+        }
         if let Some(prev) = cases.iter().find(|c| c.id == case.id) {
             return Err(duplicate(&case, prev));
         }
