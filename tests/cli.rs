@@ -66,6 +66,27 @@ fn broken_case_file_names_file_and_line() {
     assert_eq!(t.lines().count(), 1, "one clear error: {t}");
 }
 
+/// Issue 10: a MUST case quoting a sentence without keyword is refused at
+/// its `level:` line, like any other broken case.
+#[test]
+fn must_case_quoting_a_sentence_without_keyword_exits_2() {
+    let d = tmp("level");
+    let f = write(
+        &d.join("cases"),
+        "a.yaml",
+        "id: x\ntitle: t\nsections: [\"6.7\"]\nlevel: MUST\nrequirement: \"The runtime acknowledges with `session.closed`.\"\nsteps:\n  - open: {}\n",
+    );
+    let o = run(&["--cases", d.join("cases").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains(&format!("{f}:4:"))
+            && t.contains("`level: MUST` needs a requirement sentence with MUST"),
+        "{t}"
+    );
+    assert_eq!(t.lines().count(), 1, "one clear error: {t}");
+}
+
 #[test]
 fn unreachable_targets_exit_3_with_one_error() {
     let d = tmp("unreach");

@@ -286,10 +286,6 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Vec<Case>, CaseError> {
         validate::check(&mut case).map_err(|(line, msg)| {
             CaseError::new(path, Some(line).filter(|l| *l > 0), None, msg)
         })?;
-        if let Some(msg) = validate::level(&case) {
-            let line = loc.find(&[Seg::Key("level")]).map(|(l, _)| l);
-            return Err(CaseError::new(path, line, None, msg));
-        }
         if let Some(prev) = cases.iter().find(|c| c.id == case.id) {
             return Err(duplicate(&case, prev));
         }
@@ -371,12 +367,23 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Case>, CaseError> {
 }
 
 /// Load cases from (path, text) pairs, with the checks of [`load_dir`]:
-/// unique ids, known dependencies, no cycles.
+/// unique ids, known dependencies, no cycles, and each case's level borne
+/// out by its quoted sentence. The level rule is a suite's: the probe's and
+/// the fuzzer's generated cases (and reproducers run with `--case`) cite the
+/// oracle they were judged by and are parsed with [`parse_str`] alone.
 pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<Vec<Case>, CaseError> {
     let mut cases: Vec<Case> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     for (file, text) in sources {
         for case in parse_str(text, file)? {
+            if let Some(msg) = validate::level(&case) {
+                return Err(CaseError::new(
+                    file,
+                    Some(level_line(text, case.line)),
+                    None,
+                    msg,
+                ));
+            }
             if let Some(&i) = by_id.get(&case.id) {
                 return Err(duplicate(&case, &cases[i]));
             }
@@ -386,6 +393,17 @@ pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<Vec<Case>, CaseErro
     }
     check_dependencies(&cases)?;
     Ok(cases)
+}
+
+/// Line of the top-level `level:` key of the case starting at `start`
+/// (1-based), else `start`.
+fn level_line(text: &str, start: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(start.saturating_sub(1))
+        .take_while(|(i, l)| *i + 1 == start || !l.starts_with("---"))
+        .find(|(_, l)| l.starts_with("level:"))
+        .map_or(start, |(i, _)| i + 1)
 }
 
 /// Every `depends_on` names a loaded case, and there is no cycle.

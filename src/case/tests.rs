@@ -862,6 +862,15 @@ fn error_exactly_one_of() {
 /// without MUST/SHOULD/MAY is not a MUST (issue 10, "Verdict levels").
 #[test]
 fn level_follows_the_quoted_sentence() {
+    // The suite loader (embedded suite, `--cases DIR`) applies the rule.
+    let load = |text: &str| load_sources(&[(PathBuf::from(FILE), text.to_string())]);
+    let err = |text: &str| load(text).unwrap_err().to_string();
+    let one = |text: &str| load(text).unwrap().remove(0);
+    let assert_err = |text: &str, want: &str| assert_eq!(err(text), want);
+    let assert_err_contains = |text: &str, want: &str| {
+        let e = err(text);
+        assert!(e.contains(want), "{e}");
+    };
     let case = |level: &str, req: &str| {
         format!(
             "id: t.case\ntitle: T\nsections: [\"6.7\"]\nlevel: {level}\nrequirement: \"{req}\"\nsteps:\n  - open: {{}}\n"
