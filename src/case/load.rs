@@ -367,23 +367,12 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Case>, CaseError> {
 }
 
 /// Load cases from (path, text) pairs, with the checks of [`load_dir`]:
-/// unique ids, known dependencies, no cycles, and each case's level borne
-/// out by its quoted sentence. The level rule is a suite's: the probe's and
-/// the fuzzer's generated cases (and reproducers run with `--case`) cite the
-/// oracle they were judged by and are parsed with [`parse_str`] alone.
+/// unique ids, known dependencies, no cycles.
 pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<Vec<Case>, CaseError> {
     let mut cases: Vec<Case> = Vec::new();
     let mut by_id: HashMap<String, usize> = HashMap::new();
     for (file, text) in sources {
         for case in parse_str(text, file)? {
-            if let Some(msg) = validate::level(&case) {
-                return Err(CaseError::new(
-                    file,
-                    Some(level_line(text, case.line)),
-                    None,
-                    msg,
-                ));
-            }
             if let Some(&i) = by_id.get(&case.id) {
                 return Err(duplicate(&case, &cases[i]));
             }
@@ -393,6 +382,24 @@ pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<Vec<Case>, CaseErro
     }
     check_dependencies(&cases)?;
     Ok(cases)
+}
+
+/// A suite's cases (the embedded ones, `--cases DIR`): each case's level is
+/// borne out by its quoted sentence, else one error at its `level:` line.
+/// The probe's and the fuzzer's generated cases, and reproducers run with
+/// `--case`, cite the oracle they were judged by and are not checked.
+pub fn check_levels(cases: &[Case], sources: &[(PathBuf, String)]) -> Result<(), CaseError> {
+    for case in cases {
+        if let Some(msg) = validate::level(case) {
+            let text = sources
+                .iter()
+                .find(|(p, _)| *p == case.source)
+                .map_or("", |(_, t)| t.as_str());
+            let line = level_line(text, case.line);
+            return Err(CaseError::new(&case.source, Some(line), None, msg));
+        }
+    }
+    Ok(())
 }
 
 /// Line of the top-level `level:` key of the case starting at `start`

@@ -863,7 +863,11 @@ fn error_exactly_one_of() {
 #[test]
 fn level_follows_the_quoted_sentence() {
     // The suite loader (embedded suite, `--cases DIR`) applies the rule.
-    let load = |text: &str| load_sources(&[(PathBuf::from(FILE), text.to_string())]);
+    let load = |text: &str| {
+        let sources = [(PathBuf::from(FILE), text.to_string())];
+        let cases = load_sources(&sources)?;
+        check_levels(&cases, &sources).map(|()| cases)
+    };
     let err = |text: &str| load(text).unwrap_err().to_string();
     let one = |text: &str| load(text).unwrap().remove(0);
     let assert_err = |text: &str, want: &str| assert_eq!(err(text), want);
