@@ -28,10 +28,22 @@ macro_rules! invariant {
     };
 }
 
-invariant!(SCHEMA, "frame.schema", "5",
-    "The wire format is a JSON object envelope with arcp, id, type, session_id, trace_id, job_id, event_seq, and payload fields.");
-invariant!(EVENT_SEQ, "frame.event-seq", "8.3",
-    "Sequence numbers are session-scoped, strictly monotonic, and gap-free across reconnects within the buffer window.");
+// The next three quote sentences that describe the protocol without an
+// RFC 2119 keyword, so a violation is INFO, never FAIL (a sentence without
+// MUST/SHOULD/MAY is not a MUST). The MUSTs the JSON Schemas also encode
+// (`current` non-negative, LEASE_EXPIRED ending `error`) have cases of their own.
+pub const SCHEMA: Invariant = Invariant {
+    id: "frame.schema",
+    section: "5",
+    level: Level::Info,
+    requirement: "The wire format is a JSON object envelope with arcp, id, type, session_id, trace_id, job_id, event_seq, and payload fields.",
+};
+pub const EVENT_SEQ: Invariant = Invariant {
+    id: "frame.event-seq",
+    section: "8.3",
+    level: Level::Info,
+    requirement: "Sequence numbers are session-scoped, strictly monotonic, and gap-free across reconnects within the buffer window.",
+};
 invariant!(
     FEATURES,
     "frame.features",
@@ -56,12 +68,12 @@ invariant!(
     "9.6",
     "The runtime MUST decrement the matching counter by value on each such metric event."
 );
-invariant!(
-    TERMINAL,
-    "frame.terminal-once",
-    "7.3",
-    "Terminal states are success, error, cancelled, and timed_out."
-);
+pub const TERMINAL: Invariant = Invariant {
+    id: "frame.terminal-once",
+    section: "7.3",
+    level: Level::Info,
+    requirement: "Terminal states are success, error, cancelled, and timed_out.",
+};
 
 // Found by going through the ordering and lifecycle rules of §7, §8 (and
 // the lease and credential rules a frame stream shows): each is a MUST,
@@ -728,6 +740,22 @@ mod tests {
             .iter()
             .map(|x| x.invariant.id)
             .collect()
+    }
+
+    /// Same rule as for cases: a per-frame rule's level is the keyword its
+    /// quoted sentence carries (runtime and client rules).
+    #[test]
+    fn every_invariant_level_is_carried_by_its_sentence() {
+        for i in ALL.iter().chain(crate::clienttest::checks::ALL) {
+            if let Some(why) = crate::conformance::level_unsupported(i.level.label(), i.requirement)
+            {
+                panic!("{}: {why}", i.id);
+            }
+        }
+        assert!(
+            crate::conformance::level_unsupported("MUST", TERMINAL.requirement).is_some(),
+            "the rule must refuse a MUST on a sentence without keyword"
+        );
     }
 
     #[test]

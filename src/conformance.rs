@@ -32,6 +32,71 @@ pub fn normalize(s: &str) -> String {
         .join(" ")
 }
 
+/// RFC 2119 keywords that carry each level, as a case writes it. `INFO`
+/// needs none: it is the level of a sentence that describes behaviour
+/// without a keyword.
+pub fn keywords(level: &str) -> &'static [&'static str] {
+    match level {
+        "MUST" => &["MUST", "REQUIRED", "SHALL"],
+        "SHOULD" => &["SHOULD", "RECOMMENDED"],
+        "MAY" => &["MAY", "OPTIONAL"],
+        _ => &[],
+    }
+}
+
+/// Does `text` hold `word` as a whole word?
+fn has_word(text: &str, word: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .any(|w| w == word)
+}
+
+/// Why a case (or per-frame rule) at `level` may not quote `quote`: the
+/// sentence it is part of must carry a keyword of that level (a sentence
+/// without MUST/SHOULD/MAY is not a MUST). The sentence is the quote itself
+/// or, for a fragment, any requirement sentence of cases/requirements.yaml
+/// it is part of (as for coverage). `None` when the level is borne out.
+pub fn level_unsupported(level: &str, quote: &str) -> Option<String> {
+    let wanted = keywords(level);
+    if wanted.is_empty() {
+        return None;
+    }
+    static SENTENCES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let sentences =
+        SENTENCES.get_or_init(|| requirements().iter().map(|r| normalize(&r.text)).collect());
+    let q = normalize(quote);
+    let mut texts: Vec<&str> = vec![&q];
+    texts.extend(
+        sentences
+            .iter()
+            .filter(|s| s.contains(q.as_str()))
+            .map(String::as_str),
+    );
+    if texts.iter().any(|t| wanted.iter().any(|k| has_word(t, k))) {
+        return None;
+    }
+    let found: Vec<&str> = [
+        "MUST",
+        "REQUIRED",
+        "SHALL",
+        "SHOULD",
+        "RECOMMENDED",
+        "MAY",
+        "OPTIONAL",
+    ]
+    .into_iter()
+    .filter(|k| texts.iter().any(|t| has_word(t, k)))
+    .collect();
+    let has = if found.is_empty() {
+        "no RFC 2119 keyword".to_string()
+    } else {
+        format!("only {}", found.join(", "))
+    };
+    Some(format!(
+        "`level: {level}` needs a requirement sentence with {}, but the quoted one has {has}: quote the spec sentence that carries the {level}, or write the level the sentence supports (INFO for a sentence without a keyword)",
+        wanted.join(" or ")
+    ))
+}
+
 /// Case ids that quote part of each requirement.
 pub fn coverage<'a>(reqs: &'a [Requirement], cases: &[Case]) -> BTreeMap<&'a str, Vec<String>> {
     let quotes: Vec<(String, &str)> = cases

@@ -38,7 +38,9 @@ pub fn runtime_suite() -> Result<Vec<Case>, CaseError> {
         .into_iter()
         .filter(|(p, _)| !p.starts_with("cases/client"))
         .collect();
-    case::load_sources(&sources)
+    let cases = case::load_sources(&sources)?;
+    case::check_levels(&cases, &sources)?;
+    Ok(cases)
 }
 
 /// The embedded client suite (cases/client/: the harness plays the runtime).
@@ -47,7 +49,9 @@ pub fn client_suite() -> Result<Vec<Case>, CaseError> {
         .into_iter()
         .filter(|(p, _)| p.starts_with("cases/client"))
         .collect();
-    case::load_sources(&sources)
+    let cases = case::load_sources(&sources)?;
+    case::check_levels(&cases, &sources)?;
+    Ok(cases)
 }
 
 /// Both suites: what traceability counts.
@@ -67,12 +71,22 @@ pub fn from_paths(dir: Option<&Path>, files: &[PathBuf]) -> Result<Vec<Case>, Ca
             sources.push((f, text));
         }
     }
+    // The level rule is for a suite directory; single files (fuzzer
+    // reproducers) cite the oracle they were found by.
+    let suite = sources.len();
     for f in files {
         let text = std::fs::read_to_string(f)
             .map_err(|e| CaseError::new(f, None, None, format!("cannot read: {e}")))?;
         sources.push((f.clone(), text));
     }
-    case::load_sources(&sources)
+    let cases = case::load_sources(&sources)?;
+    let dir_cases: Vec<Case> = cases
+        .iter()
+        .filter(|c| sources[..suite].iter().any(|(p, _)| *p == c.source))
+        .cloned()
+        .collect();
+    case::check_levels(&dir_cases, &sources[..suite])?;
+    Ok(cases)
 }
 
 /// The source text of a case, for `explain`.

@@ -81,7 +81,7 @@ impl Verdict {
         match level {
             Level::Must => Verdict::Fail,
             Level::Should => Verdict::Warn,
-            Level::May => Verdict::Info,
+            Level::May | Level::Info => Verdict::Info,
         }
     }
 }
@@ -103,6 +103,10 @@ pub enum Level {
     Should,
     #[serde(rename = "MAY")]
     May,
+    /// The spec describes the behaviour without an RFC 2119 keyword: a
+    /// deviation is worth reporting, never a violation.
+    #[serde(rename = "INFO")]
+    Info,
 }
 
 impl Level {
@@ -111,6 +115,7 @@ impl Level {
             Level::Must => "MUST",
             Level::Should => "SHOULD",
             Level::May => "MAY",
+            Level::Info => "INFO",
         }
     }
 }

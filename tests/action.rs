@@ -168,7 +168,8 @@ fn a_conforming_runtime_passes_the_gate_with_reports() {
 
 #[test]
 fn a_faulty_runtime_fails_the_gate_and_its_baseline_lets_it_pass() {
-    let target = "arcp-conform serve --stdio --fault skip-event-seq";
+    // A fault a MUST rule catches (frame.chunk-order, events.result.chunk-data).
+    let target = "arcp-conform serve --stdio --fault chunks-out-of-order";
     let r = run_step(
         "fail",
         &[("target", target), ("args", "--select 'events.*'")],

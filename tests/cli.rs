@@ -35,8 +35,10 @@ fn tmp(name: &str) -> std::path::PathBuf {
 }
 
 const PASSING: &str = "id: t.pass\ntitle: welcome\nsections: [\"6.2\"]\nlevel: MUST\nrequirement: \"Either peer MUST NOT use a feature outside that intersection.\"\nsteps:\n  - open: {}\n";
-const FIXED: &str = "id: t.fail\ntitle: a refused token\nsections: [\"6.1\"]\nlevel: MUST\nrequirement: \"Missing or invalid authentication.\"\nsteps:\n  - open: {principal: invalid, expect: error, code: UNAUTHENTICATED}\n";
-const FAILING: &str = "id: t.fail\ntitle: a refused token\nsections: [\"6.1\"]\nlevel: MUST\nrequirement: \"Missing or invalid authentication.\"\nsteps:\n  - open: {principal: alice, expect: error, code: UNAUTHENTICATED}\n";
+// A MUST case must quote a MUST sentence (the suite loader checks it): the
+// fixtures borrow §6.2's; their steps are only there to pass or fail.
+const FIXED: &str = "id: t.fail\ntitle: a refused token\nsections: [\"6.2\"]\nlevel: MUST\nrequirement: \"Either peer MUST NOT use a feature outside that intersection.\"\nsteps:\n  - open: {principal: invalid, expect: error, code: UNAUTHENTICATED}\n";
+const FAILING: &str = "id: t.fail\ntitle: a refused token\nsections: [\"6.2\"]\nlevel: MUST\nrequirement: \"Either peer MUST NOT use a feature outside that intersection.\"\nsteps:\n  - open: {principal: alice, expect: error, code: UNAUTHENTICATED}\n";
 
 #[test]
 fn bad_flag_and_bad_values_exit_2() {
@@ -61,6 +63,27 @@ fn broken_case_file_names_file_and_line() {
     let t = text(&o);
     assert!(
         t.contains(&format!("{f}:7:")) && t.contains("unknown step `expekt`"),
+        "{t}"
+    );
+    assert_eq!(t.lines().count(), 1, "one clear error: {t}");
+}
+
+/// Issue 10: a MUST case quoting a sentence without keyword is refused at
+/// its `level:` line, like any other broken case.
+#[test]
+fn must_case_quoting_a_sentence_without_keyword_exits_2() {
+    let d = tmp("level");
+    let f = write(
+        &d.join("cases"),
+        "a.yaml",
+        "id: x\ntitle: t\nsections: [\"6.7\"]\nlevel: MUST\nrequirement: \"The runtime acknowledges with `session.closed`.\"\nsteps:\n  - open: {}\n",
+    );
+    let o = run(&["--cases", d.join("cases").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let t = text(&o);
+    assert!(
+        t.contains(&format!("{f}:4:"))
+            && t.contains("`level: MUST` needs a requirement sentence with MUST"),
         "{t}"
     );
     assert_eq!(t.lines().count(), 1, "one clear error: {t}");
@@ -126,7 +149,7 @@ fn pass_fail_and_reports() {
     write(&d.join("cases"), "b.yaml", FAILING);
     let o = run(&["--cases", dirs]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("requirement (§6.1, MUST)"));
+    assert!(text(&o).contains("requirement (§6.2, MUST)"));
 }
 
 #[test]
@@ -179,7 +202,7 @@ fn diff_and_matrix() {
         d.join("m.html").to_str().unwrap(),
     ]);
     assert!(
-        text(&o).contains("| `t.fail` | MUST | 6.1 | FAIL | PASS |"),
+        text(&o).contains("| `t.fail` | MUST | 6.2 | FAIL | PASS |"),
         "{}",
         text(&o)
     );
@@ -213,7 +236,7 @@ fn a_closed_stdout_neither_panics_nor_turns_a_failing_run_green() {
     let json = d.join("r.json");
     let (code, stderr) = run_closing_stdout(&[
         "--fault",
-        "skip-event-seq",
+        "retryable-expiry",
         "--json",
         json.to_str().unwrap(),
     ]);
@@ -228,7 +251,7 @@ fn a_closed_stdout_neither_panics_nor_turns_a_failing_run_green() {
     let rules = report["invariants"].as_array().unwrap();
     assert!(rules
         .iter()
-        .any(|r| r["id"] == "frame.event-seq" && r["verdict"] == "FAIL"));
+        .any(|r| r["id"] == "frame.retryable" && r["verdict"] == "FAIL"));
     let (code, stderr) = run_closing_stdout(&["list"]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -2,7 +2,9 @@
 //! faults it must catch (`catches:`), and here it runs with each of them
 //! switched on and must not pass. Every MUST case must catch at least one.
 
+use arcp_conform::engine::runner::CaseResult;
 use arcp_conform::engine::{run_case, EngineOptions};
+use arcp_conform::report::CaseRecord;
 use arcp_conform::runtime::{Fault, Faults};
 use arcp_conform::target::{suite_runtime_config, Target, EMBEDDED_TIME_SCALE};
 use arcp_conform::verdict::Verdict;
@@ -192,6 +194,52 @@ fn main() {
                 )
                 .into())
             }
+        }));
+    }
+
+    // Issue 10: an error frame that breaks the JSON Schemas (no `retryable`)
+    // but carries the right code is the run's `frame.schema` finding, INFO
+    // (§5 describes the envelope without a keyword), never a FAIL of the case
+    // whose own requirement held; with or without `--no-schema` the case's
+    // verdict is the same.
+    for schema in [true, false] {
+        let case = Arc::new(
+            cases
+                .iter()
+                .find(|c| c.id == "jobs.cancel.unknown-job")
+                .expect("jobs.cancel.unknown-job")
+                .clone(),
+        );
+        let rt = rt.clone();
+        let name = format!("schema-deviation-keeps-case-verdict::schema={schema}");
+        trials.push(Trial::test(name, move || {
+            let mut cfg = suite_runtime_config(EMBEDDED_TIME_SCALE);
+            cfg.faults = Faults::none().with(Fault::parse("bad-error-shape").unwrap());
+            let opts = EngineOptions {
+                schema,
+                ..EngineOptions::default()
+            };
+            let outcome = rt.block_on(run_case(&case, &Target::embedded(cfg), &opts));
+            if outcome.verdict != Verdict::Pass {
+                return Err(format!("case verdict {}: {}", outcome.verdict, outcome.reason).into());
+            }
+            let seen: Vec<&str> = outcome.violations.iter().map(|v| v.invariant.id).collect();
+            let want: &[&str] = if schema { &["frame.schema"] } else { &[] };
+            if seen != want {
+                return Err(format!("violations {seen:?}, expected {want:?}").into());
+            }
+            let result = CaseResult {
+                case: case.clone(),
+                outcome,
+            };
+            let entry = CaseRecord::for_invariant(&arcp_conform::checks::SCHEMA, &[result]);
+            let verdict = if schema { "INFO" } else { "PASS" };
+            if entry.verdict != verdict {
+                return Err(
+                    format!("frame.schema entry {}, expected {verdict}", entry.verdict).into(),
+                );
+            }
+            Ok(())
         }));
     }
 

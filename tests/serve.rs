@@ -264,7 +264,7 @@ fn a_wrong_token_is_reported_as_an_authentication_failure() {
     std::fs::create_dir_all(d.join("cases")).unwrap();
     std::fs::write(
         d.join("cases/c.yaml"),
-        "id: t.pass\ntitle: welcome\nsections: [\"6.2\"]\nlevel: MUST\nrequirement: \"welcome\"\nsteps:\n  - open: {}\n",
+        "id: t.pass\ntitle: welcome\nsections: [\"6.2\"]\nlevel: INFO\nrequirement: \"welcome\"\nsteps:\n  - open: {}\n",
     )
     .unwrap();
     std::fs::write(

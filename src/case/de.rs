@@ -319,7 +319,7 @@ impl<'de> Deserialize<'de> for Section {
     }
 }
 
-/// `MUST` | `SHOULD` | `MAY`.
+/// `MUST` | `SHOULD` | `MAY` | `INFO`.
 pub(crate) struct LevelDe(pub Level);
 impl<'de> Deserialize<'de> for LevelDe {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -327,19 +327,20 @@ impl<'de> Deserialize<'de> for LevelDe {
         impl<'de> Visitor<'de> for V {
             type Value = Level;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("MUST, SHOULD or MAY")
+                f.write_str("MUST, SHOULD, MAY or INFO")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Level, E> {
                 match v {
                     "MUST" => Ok(Level::Must),
                     "SHOULD" => Ok(Level::Should),
                     "MAY" => Ok(Level::May),
+                    "INFO" => Ok(Level::Info),
                     "MUST NOT" | "SHOULD NOT" => Err(custom(format!(
                         "invalid level {v:?}: write {:?} (the NOT stays in the requirement sentence)",
                         &v[..v.len() - 4]
                     ))),
                     _ => Err(custom(format!(
-                        "invalid level {v:?} (expected MUST, SHOULD or MAY)"
+                        "invalid level {v:?} (expected MUST, SHOULD, MAY or INFO)"
                     ))),
                 }
             }

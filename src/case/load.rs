@@ -384,6 +384,35 @@ pub fn load_sources(sources: &[(PathBuf, String)]) -> Result<Vec<Case>, CaseErro
     Ok(cases)
 }
 
+/// A suite's cases (the embedded ones, `--cases DIR`): each case's level is
+/// borne out by its quoted sentence, else one error at its `level:` line.
+/// The probe's and the fuzzer's generated cases, and reproducers run with
+/// `--case`, cite the oracle they were judged by and are not checked.
+pub fn check_levels(cases: &[Case], sources: &[(PathBuf, String)]) -> Result<(), CaseError> {
+    for case in cases {
+        if let Some(msg) = validate::level(case) {
+            let text = sources
+                .iter()
+                .find(|(p, _)| *p == case.source)
+                .map_or("", |(_, t)| t.as_str());
+            let line = level_line(text, case.line);
+            return Err(CaseError::new(&case.source, Some(line), None, msg));
+        }
+    }
+    Ok(())
+}
+
+/// Line of the top-level `level:` key of the case starting at `start`
+/// (1-based), else `start`.
+fn level_line(text: &str, start: usize) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(start.saturating_sub(1))
+        .take_while(|(i, l)| *i + 1 == start || !l.starts_with("---"))
+        .find(|(_, l)| l.starts_with("level:"))
+        .map_or(start, |(i, _)| i + 1)
+}
+
 /// Every `depends_on` names a loaded case, and there is no cycle.
 pub fn check_dependencies(cases: &[Case]) -> Result<(), CaseError> {
     let index: BTreeMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();

@@ -33,6 +33,7 @@ mod tests;
 
 pub use duration::parse_duration;
 pub use load::{
-    case_files, check_dependencies, load_dir, load_file, load_sources, parse_str, CaseError,
+    case_files, check_dependencies, check_levels, load_dir, load_file, load_sources, parse_str,
+    CaseError,
 };
 pub use model::*;

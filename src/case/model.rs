@@ -112,6 +112,9 @@ pub enum Level {
     Must,
     Should,
     May,
+    /// The quoted sentence describes the behaviour without an RFC 2119
+    /// keyword: a deviation is reported as INFO, never as a violation.
+    Info,
 }
 
 impl Level {
@@ -120,6 +123,7 @@ impl Level {
             Level::Must => "MUST",
             Level::Should => "SHOULD",
             Level::May => "MAY",
+            Level::Info => "INFO",
         }
     }
 }

@@ -54,7 +54,7 @@ const FULL: &str = r#"# A complete example using every top-level field.
 id: session.resume.replays-after-last-seq
 title: Resume replays events after last_event_seq
 sections: ["6.3", "8.3"]
-level: MUST
+level: INFO
 requirement: "The runtime replays buffered events from that sequence."
 requires:
   features: [subscribe, heartbeat]
@@ -95,7 +95,7 @@ fn full_case_fields() {
     assert_eq!(c.id, "session.resume.replays-after-last-seq");
     assert_eq!(c.title, "Resume replays events after last_event_seq");
     assert_eq!(c.sections, ["6.3", "8.3"]);
-    assert_eq!(c.level, Level::Must);
+    assert_eq!(c.level, Level::Info);
     assert_eq!(
         c.requirement,
         "The runtime replays buffered events from that sequence."
@@ -858,6 +858,60 @@ fn error_exactly_one_of() {
     );
 }
 
+/// A case's level is the keyword its quoted sentence carries: a sentence
+/// without MUST/SHOULD/MAY is not a MUST (issue 10, "Verdict levels").
+#[test]
+fn level_follows_the_quoted_sentence() {
+    // The suite loader (embedded suite, `--cases DIR`) applies the rule.
+    let load = |text: &str| {
+        let sources = [(PathBuf::from(FILE), text.to_string())];
+        let cases = load_sources(&sources)?;
+        check_levels(&cases, &sources).map(|()| cases)
+    };
+    let err = |text: &str| load(text).unwrap_err().to_string();
+    let one = |text: &str| load(text).unwrap().remove(0);
+    let assert_err = |text: &str, want: &str| assert_eq!(err(text), want);
+    let assert_err_contains = |text: &str, want: &str| {
+        let e = err(text);
+        assert!(e.contains(want), "{e}");
+    };
+    let case = |level: &str, req: &str| {
+        format!(
+            "id: t.case\ntitle: T\nsections: [\"6.7\"]\nlevel: {level}\nrequirement: \"{req}\"\nsteps:\n  - open: {{}}\n"
+        )
+    };
+    // §6.7: no keyword. MUST, SHOULD and MAY are refused at the `level:` line.
+    let ack = "The runtime acknowledges with `session.closed`.";
+    assert_err(
+        &case("MUST", ack),
+        "cases/session/x.yaml:4: `level: MUST` needs a requirement sentence with MUST or REQUIRED or SHALL, but the quoted one has no RFC 2119 keyword: quote the spec sentence that carries the MUST, or write the level the sentence supports (INFO for a sentence without a keyword)",
+    );
+    for level in ["SHOULD", "MAY"] {
+        assert_err_contains(&case(level, ack), &format!(":4: `level: {level}` needs"));
+    }
+    assert_eq!(one(&case("INFO", ack)).level, Level::Info);
+    // A MAY sentence is not a MUST either; it says which keyword it has.
+    let may = "Either peer MAY emit `session.ping` if idle and expect a prompt `session.pong`.";
+    assert_err_contains(&case("MUST", may), "the quoted one has only MAY");
+    assert_eq!(one(&case("MAY", may)).level, Level::May);
+    // MUST NOT and REQUIRED carry a MUST; a fragment counts its whole sentence.
+    one(&case(
+        "MUST",
+        "Either peer MUST NOT use a feature outside that intersection.",
+    ));
+    one(&case("MUST", "`job_id` (REQUIRED):"));
+    one(&case(
+        "MUST",
+        "the runtime MUST verify the subscribing session's principal",
+    ));
+    one(&case("MUST", "verify the subscribing session's principal"));
+    // The same rule for client cases.
+    let client = case("MUST", ack).replace("  - open: {}\n", "  - welcome: {}\n")
+        + "role: client\nscenario: submit\n";
+    assert_err_contains(&client, ":4: `level: MUST` needs");
+    one(&client.replace("level: MUST", "level: INFO"));
+}
+
 #[test]
 fn error_values() {
     // level
@@ -867,7 +921,7 @@ fn error_values() {
     );
     assert_err_contains(
         &with_steps("  - open: {}\n").replace("level: MUST", "level: must"),
-        "invalid level \"must\" (expected MUST, SHOULD or MAY)",
+        "invalid level \"must\" (expected MUST, SHOULD, MAY or INFO)",
     );
     // durations
     assert_err(

@@ -80,6 +80,11 @@ pub(crate) fn check(case: &mut Case) -> Result<(), Problem> {
     Ok(())
 }
 
+/// A case's level must be the one its quoted sentence carries (both roles).
+pub(crate) fn level(case: &Case) -> Option<String> {
+    crate::conformance::level_unsupported(case.level.as_str(), &case.requirement)
+}
+
 /// Longest wait a case may write as a literal: anything longer is sized by
 /// some target's limit and must say which (`heartbeat * 3 + 5s`).
 pub const LONGEST_LITERAL_WAIT: std::time::Duration = std::time::Duration::from_secs(60);

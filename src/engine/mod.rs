@@ -316,7 +316,7 @@ pub fn verdict_for(level: Level) -> Verdict {
     match level {
         Level::Must => Verdict::Fail,
         Level::Should => Verdict::Warn,
-        Level::May => Verdict::Info,
+        Level::May | Level::Info => Verdict::Info,
     }
 }
 

@@ -125,6 +125,15 @@ impl Baseline {
                 }
                 continue;
             }
+            // A listed failure now INFO (its level follows a sentence without
+            // RFC 2119 keyword) no longer fails the run: the entry is dead.
+            if got == Verdict::Info && !e.verdict.eq_ignore_ascii_case("INFO") && !e.flaky {
+                problems.push(format!(
+                    "{}: stale baseline entry — the case is now INFO, which does not fail the run; remove it from the baseline",
+                    e.id
+                ));
+                continue;
+            }
             if got.label().eq_ignore_ascii_case(&e.verdict) || e.flaky {
                 c.baselined = Some(e.reason.clone());
             } else if got.fails_run(true) {
@@ -201,13 +210,19 @@ mod tests {
         let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
         let b = Baseline {
             target: None,
-            entries: vec![entry("a", "FAIL"), entry("b", "FAIL"), entry("c", "FAIL")],
+            entries: vec![
+                entry("a", "FAIL"),
+                entry("b", "FAIL"),
+                entry("c", "FAIL"),
+                entry("e", "FAIL"),
+            ],
         };
         let mut r = report(vec![
             record("a", "FAIL"),
             record("b", "PASS"),
             record("c", "ERROR"),
             record("d", "FAIL"),
+            record("e", "INFO"),
         ]);
         let problems = b.apply(&mut r, today);
         assert_eq!(r.cases[0].baselined.as_deref(), Some("known"));
@@ -216,7 +231,11 @@ mod tests {
             .iter()
             .any(|p| p.starts_with("c: baseline expects FAIL, got ERROR")));
         assert!(r.cases[3].baselined.is_none());
-        assert_eq!(problems.len(), 2);
+        // A FAIL now INFO (a level lowered to what its sentence supports).
+        assert!(problems
+            .iter()
+            .any(|p| p.starts_with("e: stale baseline entry — the case is now INFO")));
+        assert_eq!(problems.len(), 3);
     }
 
     #[test]

@@ -49,7 +49,10 @@ fn filters(areas: &BTreeSet<String>) -> String {
     format!(
         "<p class=\"filters\">{}{}{}</p>",
         opts("area", areas.iter().cloned().collect()),
-        opts("level", vec!["MUST".into(), "SHOULD".into(), "MAY".into()]),
+        opts(
+            "level",
+            vec!["MUST".into(), "SHOULD".into(), "MAY".into(), "INFO".into()]
+        ),
         opts(
             "verdict",
             Verdict::ALL.iter().map(|v| v.label().to_string()).collect()

@@ -443,10 +443,10 @@ mod tests {
 
     #[test]
     fn one_invariant_broken_in_many_cases_is_one_entry_and_cases_keep_their_verdicts() {
-        use crate::checks::{EVENT_SEQ, SCHEMA};
+        use crate::checks::{FEATURES, SCHEMA};
         let results = [
-            result("b.two", Verdict::Pass, &[(&EVENT_SEQ, 2)]),
-            result("a.one", Verdict::Pass, &[(&EVENT_SEQ, 1)]),
+            result("b.two", Verdict::Pass, &[(&FEATURES, 2)]),
+            result("a.one", Verdict::Pass, &[(&FEATURES, 1)]),
             result("c.three", Verdict::Fail, &[]),
         ];
         let r = RunReport::new(
@@ -463,7 +463,7 @@ mod tests {
         let e = broken[0];
         assert_eq!(
             (e.id.as_str(), e.verdict()),
-            ("frame.event-seq", Verdict::Fail)
+            ("frame.features", Verdict::Fail)
         );
         let seen = e.seen.as_ref().unwrap();
         assert_eq!(seen.count, 3);
@@ -476,18 +476,18 @@ mod tests {
         let one = r.cases.iter().find(|c| c.id == "a.one").unwrap();
         assert_eq!(
             (one.verdict(), one.invariants.clone()),
-            (Verdict::Pass, vec!["frame.event-seq".to_string()])
+            (Verdict::Pass, vec!["frame.features".to_string()])
         );
         assert!(r.fails(false));
         // JUnit: one failure for the rule, one for the failing case.
         let xml = junit::render(&r, false);
         assert_eq!(xml.matches("<failure").count(), 2, "{xml}");
-        assert!(xml.contains("name=\"frame.event-seq\""));
+        assert!(xml.contains("name=\"frame.features\""));
         assert!(xml.contains("classname=\"arcp-conform.invariants\""));
         // A baseline lists the rule by id; it round-trips through JSON.
         let b = baseline::Baseline::from_report(&r, false, None);
         let ids: Vec<&str> = b.entries.iter().map(|e| e.id.as_str()).collect();
-        assert_eq!(ids, ["frame.event-seq", "c.three"]);
+        assert_eq!(ids, ["frame.features", "c.three"]);
         let mut again: RunReport =
             serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert!(b
@@ -514,7 +514,7 @@ mod tests {
         assert!(
             problems
                 .iter()
-                .any(|p| p.starts_with("frame.event-seq: stale")),
+                .any(|p| p.starts_with("frame.features: stale")),
             "{problems:?}"
         );
         let mut out = vec![];
@@ -529,7 +529,7 @@ mod tests {
         .unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
-            text.contains("FAIL frame.event-seq (§8.3, MUST) — 3 frames in 2 cases"),
+            text.contains("FAIL frame.features (§6.2, MUST) — 3 frames in 2 cases"),
             "{text}"
         );
     }
