@@ -270,7 +270,12 @@ fn main() {
             let driver = format!("{} driver", shell_quote(EXE));
             std::process::Command::new(EXE)
                 .args(["client", "-q", "--color", "never", "-t", &driver])
-                .args(["-s", "client.hello.bearer-auth", "--transport", "stdio"])
+                .args([
+                    "-s",
+                    "client.wire.unknown-envelope-fields",
+                    "--transport",
+                    "stdio",
+                ])
                 .args(["--relay-cmd", relay])
                 .env("PATH", &path)
                 .output()
@@ -299,7 +304,7 @@ fn main() {
         let o = std::process::Command::new(EXE)
             .args(["client", "--color", "never", "-j", "3", "--transport", "stdio"])
             .args(["-t", driver, "--json", json.to_str().unwrap()])
-            .args(["-s", "client.errors.job-error-cancelled", "-s", "client.errors.job-error-timeout"])
+            .args(["-s", "client.features.no-ack-unless-negotiated", "-s", "client.features.no-subscribe-unless-negotiated"])
             .args(["-s", "client.wire.unknown-envelope-fields"])
             .output()
             .map_err(|e| e.to_string())?;
@@ -312,7 +317,7 @@ fn main() {
             || out.to_string(),
         )?;
         // Each case is one line under the root cause, not a block of its own.
-        check(!out.contains("\nFAIL client.errors.job-error-timeout\n"), || out.to_string())?;
+        check(!out.contains("\nFAIL client.features.no-ack-unless-negotiated\n"), || out.to_string())?;
         let report = std::fs::read_to_string(&json).map_err(|e| e.to_string())?;
         check(report.contains("\"stalls\""), || report.clone())?;
         let _ = std::fs::remove_dir_all(&dir);

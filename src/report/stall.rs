@@ -37,7 +37,11 @@ fn last_sent(c: &CaseRecord) -> Option<String> {
 pub fn group(cases: &[CaseRecord]) -> Vec<Stall> {
     let mut by_point: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in cases {
-        if !c.verdict().fails_run(true) || !c.reason.starts_with(NO_LINE) {
+        // Any level: an INFO case stalled at the same point has the same root cause.
+        let v = c.verdict();
+        if !(v.fails_run(true) || v == crate::verdict::Verdict::Info)
+            || !c.reason.starts_with(NO_LINE)
+        {
             continue;
         }
         let point = match last_sent(c) {
