@@ -28,35 +28,53 @@ AUTH = { 'scheme' => 'bearer', 'token' => TOKEN }.freeze
 def out(line) = $stdout.puts(line)
 def log(msg) = warn("driver: #{msg}")
 
-# A transport to the harness: WebSocket, or stdio on a child running ARCP_CONFORM_RUNTIME_CMD.
-# Yields the transport; closes everything when the block returns.
+# A transport to the harness: the SDK's WebSocketTransport on ARCP_CONFORM_URL, or (stdio) the
+# SDK's StdioTransport on a pipe pair that this driver relays, line for frame, to the same URL.
+# The relay is in-process, so nothing from the host (the arcp-conform binary that
+# ARCP_CONFORM_RUNTIME_CMD names) has to exist inside the chroot. Closes everything when the
+# block returns.
 def with_transport(&)
-  if ENVV.fetch('ARCP_CONFORM_TRANSPORT', 'ws') == 'stdio'
-    in_r, in_w = IO.pipe
-    out_r, out_w = IO.pipe
-    pid = Process.spawn('sh', '-c', ENVV.fetch('ARCP_CONFORM_RUNTIME_CMD'), in: in_r, out: out_w)
-    in_r.close
-    out_w.close
-    begin
-      yield Arcp::Transport::StdioTransport.new(input: out_r, output: in_w)
-    ensure
-      [in_w, out_r].each { |io| io.close unless io.closed? }
-      begin
-        Process.kill('TERM', pid)
-        Process.wait(pid)
-      rescue Errno::ESRCH, Errno::ECHILD
-        nil
-      end
-    end
-  else
-    # ADAPTER: the SDK has no connect helper; docs/transports.md shows this async-websocket call.
-    require 'async/http/endpoint'
-    require 'async/websocket/client'
-    endpoint = Async::HTTP::Endpoint.parse(ENVV.fetch('ARCP_CONFORM_URL'))
-    Async::WebSocket::Client.connect(endpoint) do |conn|
+  # ADAPTER: the SDK has no connect helper; docs/transports.md shows this async-websocket call.
+  require 'async/http/endpoint'
+  require 'async/websocket/client'
+  endpoint = Async::HTTP::Endpoint.parse(ENVV.fetch('ARCP_CONFORM_URL'))
+  Async::WebSocket::Client.connect(endpoint) do |conn|
+    if ENVV.fetch('ARCP_CONFORM_TRANSPORT', 'ws') == 'stdio'
+      with_stdio_relay(conn, &)
+    else
       yield Arcp::Transport::WebSocketTransport.new(connection: conn)
     end
   end
+end
+
+# NDJSON lines the client writes become WebSocket text messages, and back; the client only sees
+# the stdio transport.
+def with_stdio_relay(conn)
+  up_r, up_w = IO.pipe
+  down_r, down_w = IO.pipe
+  up = Async do
+    while (line = up_r.gets)
+      conn.write(line.chomp)
+      conn.flush
+    end
+    conn.close # the client closed its side: the harness sees the disconnect
+  rescue IOError
+    nil
+  end
+  down = Async do
+    while (msg = conn.read)
+      down_w.write((msg.respond_to?(:buffer) ? msg.buffer : msg.to_s), "\n")
+      down_w.flush
+    end
+  rescue EOFError, IOError
+    nil
+  ensure
+    down_w.close unless down_w.closed?
+  end
+  yield Arcp::Transport::StdioTransport.new(input: down_r, output: up_w)
+ensure
+  [up, down].compact.each(&:stop)
+  [up_r, up_w, down_r, down_w].compact.each { |io| io.close unless io.closed? }
 end
 
 def open_client(transport, resume: nil)

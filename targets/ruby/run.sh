@@ -24,14 +24,6 @@ if [[ ! -f "$root/.arcp-conform-packages" ]]; then
   echo "targets/ruby/run.sh: no chroot at $root; run: ARCP_RUBY_SDK=$sdk bash targets/ruby/setup.sh" >&2
   exit 2
 fi
-# The client driver over stdio starts ARCP_CONFORM_RUNTIME_CMD, an absolute host path (the
-# arcp-conform binary): make that file visible at the same path inside the chroot.
-extra=""
-if [[ -n "${ARCP_CONFORM_RUNTIME_CMD:-}" ]]; then
-  bin="${ARCP_CONFORM_RUNTIME_CMD%% *}"
-  bin="${bin#\'}"; bin="${bin%\'}" # the harness shell-quotes the path
-  [[ "$bin" == /* && -f "$bin" ]] && extra="$bin"
-fi
 # The harness's per-case state directory (ARCP_CONFORM_STATE_DIR: the outstanding-credential store
 # that must survive a restart) is a host path too: bind it read-write at the same path.
 state=""
@@ -41,16 +33,12 @@ fi
 # shellcheck disable=SC2016 # expanded by the inner bash, from its arguments
 exec unshare --mount --propagation private -- bash -c '
   set -e
-  r="$1" here="$2" sdk="$3" extra="$4" state="$5"; shift 5
+  r="$1" here="$2" sdk="$3" state="$4"; shift 4
   mkdir -p "$r/arcp/adapter" "$r/arcp/sdk"
   mount --bind -o ro "$here" "$r/arcp/adapter"
   mount --bind -o ro "$sdk" "$r/arcp/sdk"
   mount -t proc proc "$r/proc"
   mount --rbind /dev "$r/dev"
-  if [[ -n "$extra" ]]; then
-    mkdir -p "$r$(dirname "$extra")"; touch "$r$extra"
-    mount --bind -o ro "$extra" "$r$extra"
-  fi
   if [[ -n "$state" ]]; then
     mkdir -p "$r$state"
     mount --bind "$state" "$r$state"
@@ -58,4 +46,4 @@ exec unshare --mount --propagation private -- bash -c '
   script="$1"; shift
   cd "$r/arcp/adapter"
   exec chroot "$r" /usr/bin/env -C /arcp/adapter ruby -I/arcp/sdk/lib "/arcp/adapter/$script" "$@"
-' _ "$root" "$here" "$sdk" "$extra" "$state" "$@"
+' _ "$root" "$here" "$sdk" "$state" "$@"

@@ -423,65 +423,9 @@ def accepted_first
   yield
 end
 
-# ADAPTER (opt-in, --mint-session-id): the SDK rejects any envelope without a String session_id,
-# including session.hello (§6.2: the runtime assigns the id in session.welcome), and the session
-# dies. This fills in a client-side minted id on inbound envelopes that lack one, so the rest of
-# the suite can run. Off by default: the plain server shows the SDK's behaviour.
-module MintSessionId
-  module_function
-
-  def patch(text, sid)
-    env = JSON.parse(text)
-    return text unless env.is_a?(Hash) && !env.key?('session_id')
-
-    env['session_id'] = sid
-    JSON.generate(env)
-  rescue JSON::ParserError
-    text
-  end
-
-  # IO-like input for StdioTransport.
-  class Input
-    def initialize(io, sid)
-      @io = io
-      @sid = sid
-    end
-
-    def gets
-      line = @io.gets
-      line && "#{MintSessionId.patch(line, @sid)}\n"
-    end
-
-    def close = @io.close
-    def closed? = @io.closed?
-  end
-
-  # Connection-like wrapper for WebSocketTransport.
-  class Connection
-    def initialize(conn, sid)
-      @conn = conn
-      @sid = sid
-    end
-
-    def read
-      msg = @conn.read
-      return nil if msg.nil?
-
-      MintSessionId.patch(msg.respond_to?(:buffer) ? msg.buffer : msg.to_s, @sid)
-    end
-
-    def write(data) = @conn.write(data)
-    def flush = @conn.flush
-    def close = @conn.close
-  end
-end
-
-def mint_sid = "sess_#{SecureRandom.hex(10)}"
-
 def serve_stdio(rt)
   Sync do
-    input = MINT ? MintSessionId::Input.new($stdin, mint_sid) : $stdin
-    rt.accept(Arcp::Transport::StdioTransport.new(input: input, output: $stdout)).wait
+    rt.accept(Arcp::Transport::StdioTransport.new(input: $stdin, output: $stdout)).wait
   rescue StandardError => e
     # The session died on an SDK exception: say so in the exit status, like the SDK's own samples.
     LOG.error("session ended: #{e.class}: #{e.message}")
@@ -498,7 +442,6 @@ def serve_ws(rt, host, port)
   endpoint = Async::HTTP::Endpoint.parse("http://#{host}:#{port}")
   app = lambda do |request|
     Async::WebSocket::Adapters::HTTP.open(request) do |conn|
-      conn = MintSessionId::Connection.new(conn, mint_sid) if MINT
       rt.accept(Arcp::Transport::WebSocketTransport.new(connection: conn)).wait
     rescue StandardError => e
       LOG.warn("session ended: #{e.class}: #{e.message}")
@@ -517,9 +460,7 @@ OptionParser.new do |o|
   o.on('--ws HOST:PORT') { |v| opts[:mode] = :ws; opts[:addr] = v }
   o.on('--heartbeat SEC', Integer) { |v| opts[:heartbeat] = v }
   o.on('--resume-window SEC', Integer) { |v| opts[:resume_window] = v }
-  o.on('--mint-session-id') { opts[:mint] = true }
 end.parse!
-MINT = opts[:mint] || ENV['ARCP_RUBY_MINT_SESSION_ID'] == '1'
 %w[TERM INT].each { |s| Signal.trap(s) { exit!(0) } }
 rt = make_runtime(heartbeat: opts[:heartbeat], resume_window: opts[:resume_window])
 case opts[:mode]
