@@ -197,6 +197,37 @@ fn main() {
         }));
     }
 
+    // A case judges its own requirement only: the MUST of "no leak" holds for a
+    // listing without `request_id` (that echo is session.list-jobs.request-id-echoed's,
+    // a MAY); found against the Ruby SDK, whose session.jobs says `reply_to`.
+    {
+        let case = Arc::new(
+            cases
+                .iter()
+                .find(|c| c.id == "session.list-jobs.no-cross-principal-leak")
+                .expect("session.list-jobs.no-cross-principal-leak")
+                .clone(),
+        );
+        let rt = rt.clone();
+        trials.push(Trial::test(
+            "list-jobs-leak-case-needs-no-request-id",
+            move || {
+                let mut cfg = suite_runtime_config(EMBEDDED_TIME_SCALE);
+                cfg.faults = Faults::none().with(Fault::parse("list-jobs-no-request-id").unwrap());
+                let outcome = rt.block_on(run_case(
+                    &case,
+                    &Target::embedded(cfg),
+                    &EngineOptions::default(),
+                ));
+                if outcome.verdict == Verdict::Pass {
+                    Ok(())
+                } else {
+                    Err(format!("case verdict {}: {}", outcome.verdict, outcome.reason).into())
+                }
+            },
+        ));
+    }
+
     // Issue 10: an error frame that breaks the JSON Schemas (no `retryable`)
     // but carries the right code is the run's `frame.schema` finding, INFO
     // (§5 describes the envelope without a keyword), never a FAIL of the case

@@ -69,6 +69,7 @@ faults! {
     RejectValidTokens = "reject-valid-tokens": "refuses every bearer token (§6.1)",
     BareWelcome = "bare-welcome": "omits heartbeat_interval_sec and agent versions from the welcome (§6.2)",
     ListJobsSubscribes = "list-jobs-subscribes": "subscribes the session to the jobs it lists (§6.6)",
+    ListJobsNoRequestId = "list-jobs-no-request-id": "answers session.list_jobs without its request_id (§6.6)",
     AcceptUnknownAgent = "accept-unknown-agent": "runs echo for an unregistered agent (§7.5, §12)",
     WrongNotFoundCode = "wrong-not-found-code": "answers an unknown job_id with INVALID_REQUEST (§12)",
     IdempotencyByParams = "idempotency-by-params": "matches idempotent submissions by parameters, ignoring the key (§7.2)",

@@ -754,7 +754,14 @@ impl Runtime {
             }
         }
         let next = (offset + limit < total).then(|| format!("c{}", offset + limit));
-        Ok(json!({"request_id": env.id, "jobs": page, "next_cursor": next}))
+        let mut jobs = json!({"request_id": env.id, "jobs": page, "next_cursor": next});
+        if let Some(o) = jobs
+            .as_object_mut()
+            .filter(|_| self.fault(Fault::ListJobsNoRequestId))
+        {
+            o.remove("request_id");
+        }
+        Ok(jobs)
     }
 }
 
