@@ -897,10 +897,11 @@ pub fn job_spec(g: &mut Gen, features: &[String], id: u32) -> JobSpec {
         input: json!({ "steps": steps }),
         lease,
         expires_ms,
-        // A job that waits for a cancel is the one a time limit must end.
+        // A job that waits for a cancel is the one a time limit must end. Whole seconds: the spec
+        // shows an integer (§7.1) and says nothing of fractions, which some runtimes refuse.
         max_runtime_sec: g
             .chance(if waits { 0.5 } else { 0.15 })
-            .then(|| *g.pick(&[0.3, 1.0, 2.5])),
+            .then(|| *g.pick(&[1.0, 2.0, 3.0])),
         idempotency_key: g
             .chance(0.2)
             .then(|| format!("fz-key-{id}-{}", g.below(1_000_000))),
@@ -1050,4 +1051,23 @@ pub fn simplify(a: &Action) -> Vec<Action> {
         _ => {}
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_runtime_sec_is_whole_seconds() {
+        let features = vec!["progress".to_string()];
+        let mut seen = 0;
+        for it in 0..2000 {
+            let mut g = Gen::new(7, it);
+            if let Some(r) = job_spec(&mut g, &features, 1).max_runtime_sec {
+                assert_eq!(r.fract(), 0.0, "max_runtime_sec {r}");
+                seen += 1;
+            }
+        }
+        assert!(seen > 0, "no job spec with a max_runtime_sec generated");
+    }
 }
