@@ -88,8 +88,17 @@ pub fn summary(r: &FuzzReport, target: &str) -> String {
     );
     let shrink_runs: usize = r.findings.iter().map(|f| f.shrink_runs).sum();
     s.push_str(&format!(
-        "{} finding(s), {} repeat(s) of known ones{}\n",
+        "{} finding(s){}, {} repeat(s) of known ones{}\n",
         r.findings.len(),
+        match r
+            .findings
+            .iter()
+            .filter(|f| !f.verdict.fails_run(false))
+            .count()
+        {
+            0 => String::new(),
+            n => format!(" ({n} under a sentence without MUST: INFO/WARN, not failing the run)"),
+        },
         r.repeats,
         if shrink_runs > 0 {
             format!(" (the time includes {shrink_runs} shrinking runs)")
@@ -119,7 +128,8 @@ pub fn summary(r: &FuzzReport, target: &str) -> String {
     s
 }
 
-/// `arcp-conform fuzz`. Exit code: 0 nothing found, 1 findings, 2 bad usage,
+/// `arcp-conform fuzz`. Exit code: 0 nothing found (or only INFO/WARN
+/// findings: no MUST behind them), 1 a FAIL or ERROR finding, 2 bad usage,
 /// 3 the target could not be started or reached (or failed the handshake).
 pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
     crate::cli::check_jobs(Some(a.jobs))?;
@@ -206,7 +216,10 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
     })
     .await;
     crate::report::console::print(&summary(&report, &target.describe()));
-    Ok(if report.findings.is_empty() && report.errors.is_empty() {
+    // A finding under a sentence without MUST (INFO, WARN) is reported and
+    // written, but is no spec violation: it does not fail the run.
+    let violated = report.findings.iter().any(|f| f.verdict.fails_run(false));
+    Ok(if !violated && report.errors.is_empty() {
         0
     } else {
         1

@@ -85,6 +85,17 @@ impl Default for FuzzOptions {
 /// a timing-dependent one.
 pub const REPLAYS: usize = 3;
 
+/// A FAIL under a requirement sentence of `level`: WARN under a SHOULD,
+/// INFO under a sentence without a keyword (not a spec violation). Other
+/// verdicts (an ERROR: the target crashed, hung, flooded) stay.
+fn at_level(v: Verdict, level: crate::case::Level) -> Verdict {
+    if v == Verdict::Fail {
+        crate::engine::verdict_for(level)
+    } else {
+        v
+    }
+}
+
 /// One bug, shrunk.
 #[derive(Debug, Clone)]
 pub struct Finding {
@@ -345,8 +356,9 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
     let final_plan = plan::render(
         &shrunk.actions,
         &o.model,
-        &repro::header(&j.signature, &o.faults),
+        &repro::header(&j.signature, &j.trigger, &o.faults),
     );
+    let level = repro::level_of(&oracle::requirement(&j.signature, &j.trigger).1);
     let prov = repro::Provenance {
         seed: o.seed,
         iteration: i,
@@ -362,13 +374,17 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
     // its comments say how steady it is.
     let (replay, reproduced) =
         match crate::case::parse_str(&draft, std::path::Path::new("<reproducer>")) {
-            Ok(cases) if !cases.is_empty() => {
+            Ok(mut cases) if !cases.is_empty() => {
+                // Judged as the fuzzer judged it (every oracle a MUST), so the
+                // signature is recognised; the verdict then takes the level.
+                cases[0].level = crate::case::Level::Must;
                 let mut first = None;
                 let mut same = 0;
                 for _ in 0..REPLAYS {
                     let out = crate::engine::run_case(&cases[0], &sh.target, &o.engine).await;
                     let judged = oracle::judge(&final_plan, &cases[0], &out);
-                    first.get_or_insert(judged.as_ref().map_or(out.verdict, |j| j.verdict));
+                    let v = judged.as_ref().map_or(out.verdict, |j| j.verdict);
+                    first.get_or_insert(at_level(v, level));
                     let sig = judged.map(|j| j.signature);
                     same += usize::from(sig.as_ref() == Some(&j.signature));
                 }
@@ -403,7 +419,7 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
     };
     let f = Finding {
         signature: j.signature,
-        verdict: j.verdict,
+        verdict: at_level(j.verdict, level),
         reason: j.reason,
         seed: o.seed,
         iteration: i,

@@ -247,7 +247,20 @@ impl MutOp {
                 ("session_id", Value::String(s)) if marker_name(s).is_some() => {
                     "foreign-session-id".into()
                 }
-                (k, _) if ENVELOPE_FIELDS.contains(&k) => format!("wrong-type-{k}"),
+                // A value of the field's own type (an odd trace id, a negative
+                // event_seq) is not a wrong type: the label must say which.
+                (k, v) if ENVELOPE_FIELDS.contains(&k) => {
+                    let own_type = match k {
+                        "event_seq" => v.is_number(),
+                        "payload" => v.is_object(),
+                        _ => v.is_string(),
+                    };
+                    if own_type {
+                        format!("odd-{k}")
+                    } else {
+                        format!("wrong-type-{k}")
+                    }
+                }
                 _ => "extra-field".into(),
             },
             MutOp::RemovePayload(_) => "payload-missing-field".into(),

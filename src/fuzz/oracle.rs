@@ -350,8 +350,10 @@ pub fn judge(plan: &Plan, case: &Case, outcome: &Outcome) -> Option<Judgement> {
     Some(judged(oracle, message, rule))
 }
 
-/// Section and requirement sentence a reproducer cites for an oracle.
-pub fn requirement(sig: &Signature) -> (Vec<String>, String) {
+/// Section and requirement sentence a reproducer cites for an oracle: the
+/// spec's own words, so that the level they carry (`repro::level_of`) is the
+/// finding's. `trigger` is "message / mutation".
+pub fn requirement(sig: &Signature, trigger: &str) -> (Vec<String>, String) {
     if sig.oracle == "invariant" {
         let id = sig.rule.split('@').next().unwrap_or("");
         if let Some(inv) = crate::checks::ALL.iter().find(|i| i.id == id) {
@@ -359,9 +361,15 @@ pub fn requirement(sig: &Signature) -> (Vec<String>, String) {
         }
     }
     let (s, r): (&str, &str) = match sig.oracle.as_str() {
+        // Unknown fields are to be ignored (a MUST); any other malformed
+        // frame has only the error table's row, which says no MUST.
+        _ if trigger.ends_with("/ extra-field") => (
+            "5",
+            "Implementations MUST ignore unknown top-level envelope fields, ensuring forward compatibility as the protocol evolves.",
+        ),
         "error-frame" | "drop-without-error" => (
             "12",
-            "INVALID_REQUEST: Malformed envelope or schema violation. A request the runtime refuses is answered with an error, and the session goes on.",
+            "`INVALID_REQUEST`: Malformed envelope or schema violation.",
         ),
         "pong" | "alive-after" | "alive-at-end" | "hang" => (
             "6.4",
@@ -420,8 +428,8 @@ pub fn requirement(sig: &Signature) -> (Vec<String>, String) {
             "Terminal states are success, error, cancelled, and timed_out.",
         ),
         _ => (
-            "5",
-            "Implementations MUST ignore unknown top-level envelope fields; every request gets its defined reply or an error, and the runtime keeps serving.",
+            "12",
+            "`INVALID_REQUEST`: Malformed envelope or schema violation.",
         ),
     };
     (vec![s.to_string()], r.to_string())

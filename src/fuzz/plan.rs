@@ -12,6 +12,7 @@
 use super::model::{Action, JobSpec, ModelConfig, PreEnd, Reconnect, Slot, State, Who};
 use super::mutate::{self, Class, FrameCtx};
 use super::predict::{self, Outcome};
+use crate::case::Level;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -58,6 +59,9 @@ pub struct Header {
     pub title: String,
     pub sections: Vec<String>,
     pub requirement: String,
+    /// The level the requirement sentence carries: a finding under a
+    /// sentence without MUST is not a FAIL (see `oracle::requirement`).
+    pub level: Level,
     pub catches: Vec<String>,
 }
 
@@ -68,6 +72,9 @@ impl Header {
             title: format!("fuzz iteration {iteration} of seed {seed}"),
             sections: vec!["5".into(), "12".into()],
             requirement: "The runtime answers malformed input with an error and keeps serving; every frame obeys the spec.".into(),
+            // While fuzzing every oracle may fail; the finding's own header
+            // (repro::header) then says what the spec requires of it.
+            level: Level::Must,
             catches: vec![],
         }
     }
@@ -899,7 +906,7 @@ pub fn render(actions: &[Action], cfg: &ModelConfig, header: &Header) -> Plan {
     doc.insert("id".into(), json!(header.id));
     doc.insert("title".into(), json!(header.title));
     doc.insert("sections".into(), json!(header.sections));
-    doc.insert("level".into(), json!("MUST"));
+    doc.insert("level".into(), json!(header.level.as_str()));
     doc.insert("requirement".into(), json!(header.requirement));
     if !features.is_empty() {
         doc.insert("requires".into(), json!({ "features": features }));

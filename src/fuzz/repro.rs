@@ -4,6 +4,7 @@
 
 use super::oracle::Signature;
 use super::plan::{Header, Plan};
+use crate::case::Level;
 use crate::verdict::{Direction, Outcome};
 use std::path::{Path, PathBuf};
 
@@ -27,15 +28,31 @@ pub struct Provenance {
 const WIRE_LINES: usize = 400;
 const WIRE_WIDTH: usize = 600;
 
-/// The header of a finding's case.
-pub fn header(sig: &Signature, faults: &[String]) -> Header {
-    let (sections, requirement) = super::oracle::requirement(sig);
+/// The header of a finding's case. `trigger` is what provoked it
+/// ("message / mutation"): an added field brings in §5's MUST.
+pub fn header(sig: &Signature, trigger: &str, faults: &[String]) -> Header {
+    let (sections, requirement) = super::oracle::requirement(sig, trigger);
     Header {
         id: sig.case_id(),
         title: format!("Fuzz finding: {sig}"),
         sections,
+        level: level_of(&requirement),
         requirement,
         catches: faults.to_vec(),
+    }
+}
+
+/// The level a requirement sentence supports, as the case loader checks it:
+/// MUST only for a sentence that says MUST (or REQUIRED), INFO for one
+/// without a keyword.
+pub fn level_of(requirement: &str) -> Level {
+    use crate::conformance::level_unsupported;
+    if level_unsupported("MUST", requirement).is_none() {
+        Level::Must
+    } else if level_unsupported("SHOULD", requirement).is_none() {
+        Level::Should
+    } else {
+        Level::Info
     }
 }
 
