@@ -86,8 +86,9 @@ impl Default for FuzzOptions {
 pub const REPLAYS: usize = 3;
 
 /// A FAIL under a requirement sentence of `level`: WARN under a SHOULD,
-/// INFO under a sentence without a keyword (not a spec violation). Other
-/// verdicts (an ERROR: the target crashed, hung, flooded) stay.
+/// INFO under a sentence without a keyword (not a spec violation). An ERROR
+/// (the target crashed, hung, flooded, closed the transport mid-case) stays,
+/// as it does when `run --case` replays the reproducer.
 fn at_level(v: Verdict, level: crate::case::Level) -> Verdict {
     if v == Verdict::Fail {
         crate::engine::verdict_for(level)
@@ -418,8 +419,8 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + S
         None => None,
     };
     let f = Finding {
-        signature: j.signature,
         verdict: at_level(j.verdict, level),
+        signature: j.signature,
         reason: j.reason,
         seed: o.seed,
         iteration: i,

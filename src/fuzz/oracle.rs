@@ -387,7 +387,7 @@ pub fn requirement(sig: &Signature, trigger: &str) -> (Vec<String>, String) {
             "6.6",
             "Implementations MUST NOT leak job existence across principals not authorized to know about them.",
         ),
-        "accept" if sig.message == "session.close" => (
+        "accept" | "transport-drop" if sig.message == "session.close" => (
             "6.7",
             "The runtime acknowledges with `session.closed`.",
         ),
