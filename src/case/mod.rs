@@ -25,8 +25,9 @@ mod de;
 mod duration;
 mod load;
 mod model;
+mod names;
 mod validate;
-pub use validate::step_names;
+pub use names::step_names;
 
 #[cfg(test)]
 mod tests;
