@@ -6,6 +6,7 @@
 //! the reference [`client`]. [`clienttest`] turns the harness around: it
 //! plays the runtime and judges a client (`role: client` cases).
 
+pub mod args;
 pub mod case;
 pub mod checks;
 pub mod cli;
