@@ -14,6 +14,7 @@ pub mod client;
 pub mod clienttest;
 pub mod clock;
 pub mod conformance;
+pub mod duration;
 pub mod engine;
 pub mod fuzz;
 pub mod ids;

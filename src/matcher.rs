@@ -758,6 +758,11 @@ fn match_object_matcher(
     }
 }
 
+/// JSON equality where numbers compare numerically (1 == 1.0).
+pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
+    a == b || matches(b, a).is_ok() && matches(a, b).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
