@@ -37,7 +37,8 @@ pub(crate) trait Role: Send + Sized {
     /// Captures and `set` values.
     fn vars(&self) -> &BTreeMap<String, Value>;
     fn vars_mut(&mut self) -> &mut BTreeMap<String, Value>;
-    /// A built-in template name (`${session.x.id}`, `${token.bob}`...) as this side knows it.
+    /// A built-in template name (`${session.x.id}`, `${token.bob}`...) as
+    /// this side knows it; `now` is [`Role::lookup`]'s.
     fn builtin(&self, b: Builtin) -> Option<Value>;
     fn wire(&self) -> &Wire;
     /// The step now running: a verdict points at its line.
@@ -80,12 +81,18 @@ pub(crate) trait Role: Send + Sized {
     /// step is one of the shared ones.
     fn own_step(&mut self, kind: &StepKind) -> impl Future<Output = Option<StepResult>> + Send;
 
-    /// Resolve a template name: captures and `set` first, then built-ins.
+    /// Resolve a template name: captures and `set` first, then built-ins
+    /// (`now` on the side's clock).
     fn lookup(&self, name: &str) -> Option<Value> {
         if let Some(v) = self.vars().get(name) {
             return Some(v.clone());
         }
-        self.builtin(Builtin::parse(name)?)
+        match Builtin::parse(name)? {
+            Builtin::Now(delta) => Some(Value::from(crate::clock::timestamp(
+                self.clock().now() + delta,
+            ))),
+            b => self.builtin(b),
+        }
     }
 
     fn render(&self, v: &Value) -> Result<Value, Stop> {

@@ -52,9 +52,7 @@ impl Role for Run<'_> {
                     .for_role(role, &advertised)
                     .map(Value::from)
             }
-            Builtin::Now(delta) => Some(Value::from(crate::clock::timestamp(
-                self.target.clock.now() + delta,
-            ))),
+            Builtin::Now(_) => None,
             Builtin::PrincipalToken(p) => self
                 .target
                 .profile
