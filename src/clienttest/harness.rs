@@ -12,7 +12,7 @@ use crate::checks::Violation;
 use crate::clock::SharedClock;
 use crate::engine::play::{self, Frame, Miss, Peer, Role};
 use crate::engine::shared;
-use crate::engine::{EngineOptions, Stop, Wire};
+use crate::engine::{EngineOptions, StepResult, Stop, Wire};
 use crate::template::Builtin;
 use crate::transport::process::{self, ProcessGuard};
 use crate::transport::ws::{self, Listener};
@@ -22,8 +22,6 @@ use crate::wire::PROTOCOL_VERSION;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
-
-type StepResult = Result<(), Stop>;
 
 /// How long a send may wait for a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);

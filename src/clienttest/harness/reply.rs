@@ -1,11 +1,11 @@
 //! The runtime's scripted answers in a client case: `welcome`, `accept`,
 //! `emit` and `send`, and the frames from the client they answer.
 
-use super::{Harness, Sess, StepResult};
+use super::{Harness, Sess};
 use crate::case::{Accept, Emit, EmitWhat, FeatureSet, Frame as SendFrame, Welcome};
 use crate::engine::play::{self, Frame, Role};
 use crate::engine::shared::merge;
-use crate::engine::Stop;
+use crate::engine::{StepResult, Stop};
 use crate::matcher;
 use crate::wire::{ErrorCode, Feature};
 use serde_json::{json, Value};

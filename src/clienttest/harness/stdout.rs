@@ -1,12 +1,12 @@
 //! The driver process of a client case: its start, its stdout, and the
 //! `expect_output` step that reads it.
 
-use super::{Harness, StepResult};
+use super::Harness;
 use crate::case::{Case, ExpectOutput, OutputPattern};
 use crate::clienttest::{shell_quote, ClientTarget, ClientTransport};
 use crate::engine::play::Role;
-use crate::engine::Stop;
 use crate::engine::Wire;
+use crate::engine::{StepResult, Stop};
 use crate::matcher;
 use crate::transport::process::{self, ProcessGuard, SpawnOptions};
 use crate::verdict::Direction;
