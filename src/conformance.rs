@@ -203,3 +203,24 @@ pub fn render_document(current: &str, cases: &[Case]) -> Result<String, String> 
         &current[b..]
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::level_unsupported;
+    use crate::checks::{ALL, TERMINAL};
+
+    /// Same rule as for cases: a per-frame rule's level is the keyword its
+    /// quoted sentence carries (runtime and client rules).
+    #[test]
+    fn every_invariant_level_is_carried_by_its_sentence() {
+        for i in ALL.iter().chain(crate::clienttest::checks::ALL) {
+            if let Some(why) = level_unsupported(i.level.label(), i.requirement) {
+                panic!("{}: {why}", i.id);
+            }
+        }
+        assert!(
+            level_unsupported("MUST", TERMINAL.requirement).is_some(),
+            "the rule must refuse a MUST on a sentence without keyword"
+        );
+    }
+}

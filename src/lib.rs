@@ -6,6 +6,7 @@
 //! the reference [`client`]. [`clienttest`] turns the harness around: it
 //! plays the runtime and judges a client (`role: client` cases).
 
+pub mod args;
 pub mod case;
 pub mod checks;
 pub mod cli;
@@ -13,6 +14,7 @@ pub mod client;
 pub mod clienttest;
 pub mod clock;
 pub mod conformance;
+pub mod duration;
 pub mod engine;
 pub mod fuzz;
 pub mod ids;

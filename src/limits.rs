@@ -144,7 +144,7 @@ impl Expr {
     pub fn parse(s: &str, duration: bool) -> Result<Expr, String> {
         let literal = |t: &str| -> Result<f64, String> {
             if duration {
-                crate::case::parse_duration(t).map(|d| d.as_secs_f64())
+                crate::duration::parse_duration(t).map(|d| d.as_secs_f64())
             } else {
                 t.parse::<u64>()
                     .map(|n| n as f64)

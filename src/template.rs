@@ -294,7 +294,7 @@ impl Builtin {
             } else {
                 return None;
             };
-            let d = crate::case::parse_duration(dur).ok()?;
+            let d = crate::duration::parse_duration(dur).ok()?;
             let delta = TimeDelta::from_std(d).ok()?;
             return Some(Builtin::Now(if sign < 0 { -delta } else { delta }));
         }

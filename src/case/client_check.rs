@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::model::*;
-use super::validate::{step_names, Problem};
+use super::names::{step_names, Problem};
 use crate::matcher;
 use crate::template::{self, Builtin};
 

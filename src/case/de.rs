@@ -17,8 +17,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::time::Duration;
 
-use super::duration::{parse_duration, seconds};
 use super::model::*;
+use crate::duration::{parse_duration, seconds};
 use crate::matcher;
 use crate::template;
 use crate::wire::{ErrorCode, Feature};

@@ -16,8 +16,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::de::{CaseDe, MSG};
+use super::model::Role;
 use super::model::{Case, Step, StepKind};
-use super::validate;
+use super::{client_check, validate};
 
 /// A problem with a case file: which file, where, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,7 +284,11 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Vec<Case>, CaseError> {
         case.source = path.to_path_buf();
         case.line = loc.find(&[]).map(|(l, _)| l).unwrap_or(1);
         step_lines(&loc, &mut case.steps);
-        validate::check(&mut case).map_err(|(line, msg)| {
+        let checked = match case.role {
+            Role::Client => client_check::check(&mut case),
+            Role::Runtime => validate::check(&mut case),
+        };
+        checked.map_err(|(line, msg)| {
             CaseError::new(path, Some(line).filter(|l| *l > 0), None, msg)
         })?;
         if let Some(prev) = cases.iter().find(|c| c.id == case.id) {

@@ -22,16 +22,17 @@
 
 mod client_check;
 mod de;
-mod duration;
+
 mod load;
 mod model;
+mod names;
 mod validate;
-pub use validate::step_names;
+pub use names::step_names;
 
 #[cfg(test)]
 mod tests;
 
-pub use duration::parse_duration;
+pub use crate::duration::parse_duration;
 pub use load::{
     case_files, check_dependencies, check_levels, load_dir, load_file, load_sources, parse_str,
     CaseError,

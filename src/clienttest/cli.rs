@@ -1,8 +1,8 @@
-//! The `client`, `driver` and `relay` commands (wired into [`crate::cli`]).
+//! The `client`, `driver` and `relay` commands (dispatched by [`crate::cli`]; shared flags in [`crate::args`]).
 
 use super::{ClientTarget, ClientTransport};
+use crate::args::UsageError;
 use crate::case::{Case, Role};
-use crate::cli::UsageError;
 use crate::client::{ClientFault, ClientFaults};
 use crate::engine::runner::{CaseResult, RunOptions};
 use crate::engine::EngineOptions;
@@ -51,7 +51,7 @@ pub struct ClientArgs {
     #[arg(long)]
     no_schema: bool,
     #[command(flatten)]
-    output: crate::cli::OutputArgs,
+    output: crate::args::OutputArgs,
 }
 
 /// `arcp-conform driver`: the reference client as a driver.
@@ -72,7 +72,7 @@ pub fn select(args: &ClientArgs) -> Result<Vec<Case>, UsageError> {
     } else {
         super::client_suite()?
     };
-    let globs = crate::cli::select_globs(&args.select)?;
+    let globs = crate::args::select_globs(&args.select)?;
     let picked: Vec<Case> = cases
         .into_iter()
         .filter(|c| c.role == Role::Client)
@@ -93,8 +93,8 @@ pub async fn run(args: ClientArgs) -> Result<i32, UsageError> {
             "--timeout-scale must be a positive number".into(),
         ));
     }
-    crate::cli::check_target(Some(&args.target))?;
-    crate::cli::check_jobs(Some(args.jobs))?;
+    crate::args::check_target(Some(&args.target))?;
+    crate::args::check_jobs(Some(args.jobs))?;
     let cases = select(&args)?;
     let mut target = ClientTarget::new(args.target.clone(), args.transport);
     if let Some(n) = &args.name {

@@ -1,6 +1,10 @@
 //! The scenario engine: runs one parsed case against a target and returns
 //! its verdict with evidence. [`runner`] schedules many cases.
 //!
+//! `play` is the one step loop, whatever side the harness plays; `Run`
+//! is its runtime role (the harness as client of a runtime, `steps`);
+//! [`crate::clienttest`] is its client role.
+//!
 //! A case's steps act on named sessions ([`session::Sess`]); every frame
 //! that arrives passes the per-frame [`crate::checks`], is logged (redacted)
 //! and waits in the session's backlog until a step consumes it.
@@ -8,6 +12,7 @@
 pub mod budget;
 pub mod handshake;
 pub mod lag;
+pub(crate) mod play;
 mod resume;
 pub mod runner;
 mod session;
@@ -264,7 +269,7 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
     let limit = (run.deadline(case.timeout) + run.deadline(designed))
         .max(MIN_CASE_TIME.mul_f64(opts.timeout_scale));
     let lag = lag::Ticker::start();
-    let result = match tokio::time::timeout(limit, run.steps(&case.steps)).await {
+    let result = match tokio::time::timeout(limit, play::steps(&mut run, &case.steps)).await {
         Ok(r) => r,
         Err(_) => {
             run.deadline_missed = true;

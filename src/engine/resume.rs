@@ -2,6 +2,7 @@
 //! session.resume or inside session.hello as the profile's dialect says,
 //! and check that the welcome continues the old session.
 
+use super::play::Role;
 use super::session::Sess;
 use super::{Run, StepResult, Stop};
 use crate::case::{HelloOutcome, Resume};

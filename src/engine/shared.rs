@@ -9,10 +9,7 @@ use crate::verdict::{Outcome, Verdict};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
-/// JSON equality where numbers compare numerically (1 == 1.0).
-pub(crate) fn json_eq(a: &Value, b: &Value) -> bool {
-    a == b || matcher::matches(b, a).is_ok() && matcher::matches(a, b).is_ok()
-}
+pub(crate) use crate::matcher::json_eq;
 
 /// Deep-merge `over` into `base` (objects merge, anything else replaces; null removes).
 pub(crate) fn merge(base: &mut Value, over: &Value) {

@@ -1,124 +1,36 @@
-//! What each step kind does.
+//! The runtime role: what each step means when the harness is the client
+//! of a runtime under test ([`Role`] for [`Run`]).
 
+use super::play::{self, Miss, Peer, Role};
 use super::session::{Frame, Sess};
-use super::shared::{self, merge, mismatch_stop};
-use super::{Run, StepResult, Stop};
+use super::shared::merge;
+use super::{Run, StepResult, Stop, Wire};
 use crate::case::{
-    Assert, Auth, ErrorSource, Expect, ExpectError, FeatureSet, Frame as SendFrame, Hello,
-    HelloOutcome, JobStatus, Step, StepKind, Submit, SubmitOutcome, WaitJob,
+    Auth, ErrorSource, Expect, ExpectError, FeatureSet, Frame as SendFrame, Hello, HelloOutcome,
+    JobStatus, Span, StepKind, Submit, SubmitOutcome, WaitJob,
 };
+use crate::clock::SharedClock;
 use crate::matcher;
 use crate::profile::IdentityDialect;
-use crate::template::{self, Builtin};
+use crate::template::Builtin;
 use crate::verdict::Direction;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
-impl Run<'_> {
-    pub(crate) fn steps<'s>(
-        &'s mut self,
-        steps: &'s [Step],
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = StepResult> + Send + 's>> {
-        Box::pin(async move {
-            for step in steps {
-                self.current_line = step.line;
-                if let Some(note) = &step.note {
-                    self.wire
-                        .log("-", Direction::Note, &format!("line {}: {note}", step.line));
-                }
-                self.step(step).await?;
-            }
-            Ok(())
-        })
+impl Role for Run<'_> {
+    const PEER: Peer = Peer::Runtime;
+
+    fn vars(&self) -> &BTreeMap<String, Value> {
+        &self.vars
     }
 
-    async fn step(&mut self, step: &Step) -> StepResult {
-        match &step.kind {
-            StepKind::Open(h) => {
-                self.connect(&h.session, h).await?;
-                self.hello(h).await
-            }
-            StepKind::Connect(s) => self.connect_plain(&s.session).await,
-            StepKind::Hello(h) => self.hello(h).await,
-            StepKind::Send(s) => self.send(&s.session, &s.frame).await,
-            StepKind::Submit(s) => self.submit(s).await,
-            StepKind::Expect(e)
-                if self.target.profile.dialect.closed_by_transport()
-                    && e.pattern.get("type").and_then(Value::as_str) == Some("session.closed") =>
-            {
-                // The dialect's close has no answer: the transport closing honours it.
-                self.note_dialect(
-                    "close honoured by the transport closing (profile dialect `closed: none`)",
-                );
-                let d = self.span(&e.within)?;
-                self.expect_close(&e.session, d).await
-            }
-            StepKind::Expect(e) => self.expect(e).await.map(|_| ()),
-            StepKind::ExpectError(e) => self.expect_error(e).await,
-            StepKind::ExpectNone(e) => {
-                let pattern = match &e.pattern {
-                    Some(p) => Some(self.render(p)?),
-                    None => None,
-                };
-                let d = self.span(&e.duration)?;
-                self.expect_none(&e.session, pattern.as_ref(), d).await
-            }
-            StepKind::ExpectClose(e) => {
-                let d = self.span(&e.within)?;
-                self.expect_close(&e.session, d).await
-            }
-            StepKind::Drop(s) => {
-                let sess = self.sess(&s.session)?;
-                sess.drop_link();
-                sess.closed = Some("dropped by the harness".into());
-                sess.backlog.clear();
-                sess.backlog_bytes = 0;
-                self.wire
-                    .log(&s.session, Direction::Note, "transport dropped");
-                Ok(())
-            }
-            StepKind::Resume(r) => self.resume(r).await,
-            StepKind::WaitJob(w) => self.wait_job(w).await,
-            StepKind::Sleep(d) => {
-                let d = self.span(d)?;
-                self.target.clock.sleep(d).await;
-                Ok(())
-            }
-            StepKind::Set(map) => {
-                for (k, v) in map {
-                    let v = self.render(v)?;
-                    self.vars.insert(k.clone(), v);
-                }
-                Ok(())
-            }
-            StepKind::Assert(a) => self.assert(a),
-            StepKind::Repeat(r) => {
-                for i in 0..r.times {
-                    self.vars.insert("i".into(), json!(i));
-                    self.steps(&r.steps).await?;
-                }
-                Ok(())
-            }
-            StepKind::ExpectUpstream(e) => self.expect_upstream(e).await,
-            StepKind::ExpectUpstreamNone(e) => self.expect_upstream_none(e).await,
-            StepKind::UpstreamFail(f) => self.upstream_fail(f),
-            k @ (StepKind::Welcome(_)
-            | StepKind::Accept(_)
-            | StepKind::Emit(_)
-            | StepKind::ExpectOutput(_)) => Err(Stop::harness(format!(
-                "`{}` belongs to `role: client` cases; run them with `arcp-conform client`",
-                k.name()
-            ))),
-        }
+    fn vars_mut(&mut self) -> &mut BTreeMap<String, Value> {
+        &mut self.vars
     }
 
-    /// Resolve a template name: captures and `set` first, then built-ins.
-    pub(crate) fn lookup(&self, name: &str) -> Option<Value> {
-        if let Some(v) = self.vars.get(name) {
-            return Some(v.clone());
-        }
-        match Builtin::parse(name)? {
+    fn builtin(&self, b: Builtin) -> Option<Value> {
+        match b {
             b @ (Builtin::Limit(_) | Builtin::Ms(_) | Builtin::List(..)) => {
                 b.limit_value(self.limits())
             }
@@ -140,9 +52,7 @@ impl Run<'_> {
                     .for_role(role, &advertised)
                     .map(Value::from)
             }
-            Builtin::Now(delta) => Some(Value::from(crate::clock::timestamp(
-                self.target.clock.now() + delta,
-            ))),
+            Builtin::Now(_) => None,
             Builtin::PrincipalToken(p) => self
                 .target
                 .profile
@@ -152,14 +62,117 @@ impl Run<'_> {
         }
     }
 
-    pub(crate) fn render(&self, v: &Value) -> Result<Value, Stop> {
-        template::render(v, &|n| self.lookup(n)).map_err(|e| Stop::harness(e.to_string()))
+    fn wire(&self) -> &Wire {
+        &self.wire
     }
 
-    fn render_text(&self, s: &str) -> Result<String, Stop> {
-        template::render_text(s, &|n| self.lookup(n)).map_err(|e| Stop::harness(e.to_string()))
+    fn at_line(&mut self, line: usize) {
+        self.current_line = line;
     }
 
+    fn clock(&self) -> &SharedClock {
+        &self.target.clock
+    }
+
+    fn span(&self, s: &Span) -> Result<Duration, Stop> {
+        Run::span(self, s)
+    }
+
+    fn deadline(&self, d: Duration) -> Duration {
+        Run::deadline(self, d)
+    }
+
+    async fn receive(&mut self, name: &str, until: Instant) -> Result<Option<Frame>, Stop> {
+        Run::receive(self, name, until).await
+    }
+
+    fn backlog(&mut self, name: &str) -> Result<&mut VecDeque<Frame>, Stop> {
+        Ok(&mut self.sess(name)?.backlog)
+    }
+
+    fn keep(&mut self, name: &str, f: Frame) -> StepResult {
+        self.sess(name)?.push(f)
+    }
+
+    fn take(&mut self, name: &str, i: usize) -> Result<Frame, Stop> {
+        Ok(self.sess(name)?.take(i))
+    }
+
+    fn closed(&mut self, name: &str) -> Result<bool, Stop> {
+        let sess = self.sess(name)?;
+        if sess.closed.is_some() {
+            sess.drop_link();
+        }
+        Ok(sess.closed.is_some())
+    }
+
+    fn drop_transport(&mut self, name: &str) -> StepResult {
+        let sess = self.sess(name)?;
+        sess.drop_link();
+        sess.closed = Some("dropped by the harness".into());
+        sess.backlog.clear();
+        sess.backlog_bytes = 0;
+        Ok(())
+    }
+
+    /// A target that answers nothing at all, not even a ping, is an ERROR;
+    /// so is a close no step expected.
+    async fn missed(&mut self, name: &str, miss: Miss) -> Stop {
+        if let Some(reason) = self.sessions.get(name).and_then(|s| s.closed.clone()) {
+            let why = format!(
+                "transport closed ({reason}) while waiting for {}",
+                miss.describe
+            );
+            return self.closed_error(name, &why);
+        }
+        self.deadline_missed = !miss.near();
+        if miss.seen == 0 && miss.closest.is_none() && !self.alive(name).await {
+            return Stop::target(format!(
+                "target is unresponsive: nothing arrived within {:?} while waiting for {}, and a session.ping went unanswered",
+                miss.within, miss.describe
+            ));
+        }
+        miss.stop(Peer::Runtime)
+    }
+
+    fn deadline_passed(&mut self) {
+        self.deadline_missed = true;
+    }
+
+    fn envelope(&mut self, name: &str, kind: &str, payload: Value) -> Result<Value, Stop> {
+        Run::envelope(self, name, kind, payload)
+    }
+
+    async fn own_step(&mut self, kind: &StepKind) -> Option<StepResult> {
+        Some(match kind {
+            StepKind::Open(h) => match self.connect(&h.session, h).await {
+                Ok(()) => self.hello(h).await,
+                Err(e) => Err(e),
+            },
+            StepKind::Connect(s) => self.connect_plain(&s.session).await,
+            StepKind::Hello(h) => self.hello(h).await,
+            StepKind::Send(s) => self.send(&s.session, &s.frame).await,
+            StepKind::Submit(s) => self.submit(s).await,
+            StepKind::Expect(e) => self.expect(e).await,
+            StepKind::ExpectError(e) => self.expect_error(e).await,
+            StepKind::Resume(r) => self.resume(r).await,
+            StepKind::WaitJob(w) => self.wait_job(w).await,
+            StepKind::ExpectUpstream(e) => self.expect_upstream(e).await,
+            StepKind::ExpectUpstreamNone(e) => self.expect_upstream_none(e).await,
+            StepKind::UpstreamFail(f) => self.upstream_fail(f),
+            k @ (StepKind::Welcome(_)
+            | StepKind::Accept(_)
+            | StepKind::Emit(_)
+            | StepKind::ExpectOutput(_)) => Err(Stop::harness(format!(
+                "`{}` belongs to `role: client` cases; run them with `arcp-conform client`",
+                k.name()
+            ))),
+            _ => return None,
+        })
+    }
+}
+
+impl Run<'_> {
     async fn connect_plain(&mut self, name: &str) -> StepResult {
         self.connect_as(name, "alice").await
     }
@@ -257,9 +270,15 @@ impl Run<'_> {
         let within = crate::case::DEFAULT_EXPECT_WITHIN;
         let pattern = json!({"type": {"$one_of": ["session.welcome", "session.error"]}});
         let key = format!("tokens.{}", self.sess(name)?.principal);
-        let frame = match self
-            .await_match(name, &pattern, within, false, &format!("a reply to {sent}"))
-            .await
+        let frame = match play::await_match(
+            self,
+            name,
+            &pattern,
+            within,
+            false,
+            &format!("a reply to {sent}"),
+        )
+        .await
         {
             // A close right after hello, worded as an auth refusal, is one.
             Err(Stop::Error { reason, origin })
@@ -344,23 +363,9 @@ impl Run<'_> {
     async fn send(&mut self, name: &str, frame: &SendFrame) -> StepResult {
         let text = match frame {
             SendFrame::Raw(raw) => self.render_text(raw)?,
-            SendFrame::Oversize(n) => {
-                let base = self
-                    .envelope(
-                        name,
-                        "session.ping",
-                        json!({"nonce": "oversize", "pad": ""}),
-                    )?
-                    .to_string();
-                let pad = (*n as usize).saturating_sub(base.len());
-                base.replacen(
-                    "\"pad\":\"\"",
-                    &format!("\"pad\":\"{}\"", "x".repeat(pad)),
-                    1,
-                )
-            }
+            SendFrame::Oversize(n) => play::oversize(self, name, *n)?,
             SendFrame::Message(m) => {
-                let payload = self.render(&m.payload)?;
+                let mut payload = self.render(&m.payload)?;
                 let dialect = &self.target.profile.dialect;
                 let kind = if m.kind == "session.close" && dialect.close != "session.close" {
                     let k = dialect.close.clone();
@@ -369,29 +374,11 @@ impl Run<'_> {
                 } else {
                     m.kind.clone()
                 };
-                let mut payload = payload;
                 if kind != m.kind && payload.get("reason").is_none() {
                     // The dialect's close (e.g. session.bye) may require a reason.
                     payload["reason"] = json!("arcp-conform: case finished");
                 }
-                let mut env = self.envelope(name, &kind, payload)?;
-                if let Some(j) = &m.job_id {
-                    env["job_id"] = Value::from(self.render_text(j)?);
-                }
-                if let Some(t) = &m.trace_id {
-                    env["trace_id"] = Value::from(self.render_text(t)?);
-                }
-                let over = self.render(&Value::Object(m.envelope.clone()))?;
-                if let (Value::Object(e), Value::Object(o)) = (&mut env, over) {
-                    for (k, v) in o {
-                        if v.is_null() {
-                            e.remove(&k);
-                        } else {
-                            e.insert(k, v);
-                        }
-                    }
-                }
-                env.to_string()
+                play::message(self, name, m, &kind, payload)?.to_string()
             }
         };
         self.send_text(name, text).await
@@ -418,15 +405,15 @@ impl Run<'_> {
         }
         self.send_text(&s.session, env.to_string()).await?;
         let pattern = json!({"type": {"$one_of": ["job.accepted", "session.error", "job.error"]}});
-        let frame = self
-            .await_match(
-                &s.session,
-                &pattern,
-                crate::case::DEFAULT_EXPECT_WITHIN,
-                false,
-                "a reply to job.submit",
-            )
-            .await?;
+        let frame = play::await_match(
+            self,
+            &s.session,
+            &pattern,
+            crate::case::DEFAULT_EXPECT_WITHIN,
+            false,
+            "a reply to job.submit",
+        )
+        .await?;
         match (frame.kind(), &s.expect) {
             ("job.accepted", SubmitOutcome::Accepted) => {
                 let job = frame
@@ -462,7 +449,19 @@ impl Run<'_> {
         }
     }
 
-    async fn expect(&mut self, e: &Expect) -> Result<Frame, Stop> {
+    /// `expect`, in the target's dialect: a close it answers otherwise, or
+    /// not at all.
+    async fn expect(&mut self, e: &Expect) -> StepResult {
+        if self.target.profile.dialect.closed_by_transport()
+            && e.pattern.get("type").and_then(Value::as_str) == Some("session.closed")
+        {
+            // The dialect's close has no answer: the transport closing honours it.
+            self.note_dialect(
+                "close honoured by the transport closing (profile dialect `closed: none`)",
+            );
+            let d = self.span(&e.within)?;
+            return play::expect_close(self, &e.session, d).await;
+        }
         let mut pattern = self.render(&e.pattern)?;
         if pattern["type"] == "session.closed" {
             let closed = self.target.profile.dialect.closed.clone();
@@ -474,15 +473,7 @@ impl Run<'_> {
         if e.or_close {
             self.sess(&e.session)?.close_allowed = true;
         }
-        let frame = self
-            .await_match(&e.session, &pattern, self.span(&e.within)?, e.next, "")
-            .await?;
-        self.capture(&frame, &e.capture)?;
-        Ok(frame)
-    }
-
-    fn capture(&mut self, frame: &Frame, capture: &BTreeMap<String, String>) -> StepResult {
-        shared::capture(&frame.value, capture, &mut self.vars)
+        play::expect_rendered(self, e, &pattern).await.map(|_| ())
     }
 
     async fn expect_error(&mut self, e: &ExpectError) -> StepResult {
@@ -503,195 +494,25 @@ impl Run<'_> {
         if e.or_close {
             self.sess(&e.session)?.close_allowed = true;
         }
-        self.await_match(&e.session, &pattern, self.span(&e.within)?, false, "")
+        let within = self.span(&e.within)?;
+        play::await_match(self, &e.session, &pattern, within, false, "")
             .await
             .map(|_| ())
-    }
-
-    /// Wait for a frame matching `pattern`: the backlog first, then new
-    /// frames. A timeout is a FAIL with the closest miss; a target that
-    /// answers nothing at all, not even a ping, is an ERROR.
-    pub(crate) async fn await_match(
-        &mut self,
-        name: &str,
-        pattern: &Value,
-        within: Duration,
-        next: bool,
-        what: &str,
-    ) -> Result<Frame, Stop> {
-        let describe = if what.is_empty() {
-            matcher::describe(pattern)
-        } else {
-            what.to_string()
-        };
-        let mut closest: Option<(Frame, matcher::Mismatch)> = None;
-        let judge = |f: &Frame,
-                     closest: &mut Option<(Frame, matcher::Mismatch)>|
-         -> Option<matcher::Captures> {
-            match matcher::matches(pattern, &f.value) {
-                Ok(c) => Some(c),
-                Err(m) => {
-                    let same_type = pattern.get("type").and_then(Value::as_str) == Some(f.kind());
-                    if closest.is_none() || same_type {
-                        *closest = Some((f.clone(), m));
-                    }
-                    None
-                }
-            }
-        };
-        // The backlog, in arrival order.
-        let sess = self.sess(name)?;
-        let mut found = None;
-        for i in 0..sess.backlog.len() {
-            let f = &sess.backlog[i];
-            if next && f.is_heartbeat() {
-                continue;
-            }
-            if let Some(c) = judge(f, &mut closest) {
-                found = Some((i, c));
-                break;
-            }
-            if next {
-                break;
-            }
-        }
-        if let Some((i, caps)) = found {
-            let f = sess.take(i);
-            self.vars.extend(caps);
-            return Ok(f);
-        }
-        if next && sess.backlog.iter().any(|f| !f.is_heartbeat()) {
-            let (f, m) = closest.expect("a non-matching frame was judged");
-            return Err(mismatch_stop(
-                &describe,
-                &f.value,
-                &m,
-                "the next frame did not match",
-            ));
-        }
-        let until = Instant::now() + self.deadline(within);
-        let mut seen = 0usize;
-        loop {
-            match self.receive(name, until).await? {
-                Some(f) => {
-                    seen += 1;
-                    if let Some(caps) = judge(&f, &mut closest) {
-                        self.vars.extend(caps);
-                        return Ok(f);
-                    }
-                    if next && !f.is_heartbeat() {
-                        let (f, m) = closest.expect("judged above");
-                        return Err(mismatch_stop(
-                            &describe,
-                            &f.value,
-                            &m,
-                            "the next frame did not match",
-                        ));
-                    }
-                    self.sess(name)?.push(f)?;
-                }
-                None => {
-                    if let Some(reason) = self.sess(name)?.closed.clone() {
-                        let why =
-                            format!("transport closed ({reason}) while waiting for {describe}");
-                        return Err(self.closed_error(name, &why));
-                    }
-                    // A frame of the awaited type that did not match, or an
-                    // error instead, is a finding about content; only a
-                    // missing answer is timing.
-                    let near = closest.as_ref().is_some_and(|(f, _)| {
-                        pattern.get("type").and_then(Value::as_str) == Some(f.kind())
-                            || f.kind().ends_with(".error")
-                    });
-                    self.deadline_missed = !near;
-                    if seen == 0 && closest.is_none() && !self.alive(name).await {
-                        return Err(Stop::target(format!(
-                            "target is unresponsive: nothing arrived within {within:?} while waiting for {describe}, and a session.ping went unanswered"
-                        )));
-                    }
-                    return Err(match closest {
-                        Some((f, m)) => mismatch_stop(
-                            &describe,
-                            &f.value,
-                            &m,
-                            &format!("no matching frame within {within:?}"),
-                        ),
-                        None => Stop::Fail {
-                            reason: format!("nothing matching arrived within {within:?}"),
-                            expected: Some(describe),
-                            actual: Some("no frames".into()),
-                        },
-                    });
-                }
-            }
-        }
-    }
-
-    async fn expect_none(
-        &mut self,
-        name: &str,
-        pattern: Option<&Value>,
-        d: Duration,
-    ) -> StepResult {
-        let until = Instant::now() + self.target.clock.wall(d);
-        loop {
-            match self.receive(name, until).await? {
-                None => return Ok(()),
-                Some(f) => {
-                    let hit = match pattern {
-                        Some(p) => matcher::matches(p, &f.value).is_ok(),
-                        None => !f.is_heartbeat(),
-                    };
-                    if hit {
-                        return Err(Stop::Fail {
-                            reason: format!("a frame arrived that must not within {d:?}"),
-                            expected: Some(match pattern {
-                                Some(p) => format!("no frame matching {}", matcher::describe(p)),
-                                None => "silence".into(),
-                            }),
-                            actual: Some(matcher::show(&f.value)),
-                        });
-                    }
-                    self.sess(name)?.push(f)?;
-                }
-            }
-        }
-    }
-
-    async fn expect_close(&mut self, name: &str, within: Duration) -> StepResult {
-        let until = Instant::now() + self.deadline(within);
-        loop {
-            match self.receive(name, until).await? {
-                Some(f) => self.sess(name)?.push(f)?,
-                None => {
-                    let sess = self.sess(name)?;
-                    if sess.closed.is_some() {
-                        sess.drop_link();
-                        return Ok(());
-                    }
-                    self.deadline_missed = true;
-                    return Err(Stop::Fail {
-                        reason: format!("the transport stayed open for {within:?}"),
-                        expected: Some("the target closes the transport".into()),
-                        actual: Some("still open".into()),
-                    });
-                }
-            }
-        }
     }
 
     async fn wait_job(&mut self, w: &WaitJob) -> StepResult {
         let job = self.render_text(&w.job)?;
         let pattern = json!({"type": {"$one_of": ["job.result", "job.error"]}, "job_id": job});
-        let frame = self
-            .await_match(
-                &w.session,
-                &pattern,
-                self.span(&w.within)?,
-                false,
-                &format!("the terminal message of job {job}"),
-            )
-            .await?;
+        let within = self.span(&w.within)?;
+        let frame = play::await_match(
+            self,
+            &w.session,
+            &pattern,
+            within,
+            false,
+            &format!("the terminal message of job {job}"),
+        )
+        .await?;
         let status = frame
             .value
             .pointer("/payload/final_status")
@@ -705,12 +526,6 @@ impl Run<'_> {
             });
         }
         self.capture(&frame, &w.capture)
-    }
-
-    fn assert(&mut self, a: &Assert) -> StepResult {
-        let l = self.render(&a.left)?;
-        let r = self.render(&a.right)?;
-        shared::assert_values(a, &l, &r)
     }
 }
 

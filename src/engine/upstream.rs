@@ -4,6 +4,7 @@
 //! over HTTP whether a value is still accepted. Messages name credentials by
 //! id and never quote a value.
 
+use super::play::Role;
 use super::{Run, StepResult, Stop};
 use crate::case::{ExpectUpstream, ExpectUpstreamNone, UpstreamFact, UpstreamFail, UpstreamOp};
 use crate::upstream::{client, FailPlan, Op, Upstream};

@@ -1,7 +1,7 @@
 //! The `fuzz` subcommand's flags and driver.
 
 use super::{FuzzOptions, FuzzReport};
-use crate::cli::UsageError;
+use crate::args::UsageError;
 use crate::engine::EngineOptions;
 use crate::target::Target;
 use clap::Args;
@@ -63,7 +63,7 @@ pub struct FuzzArgs {
 }
 
 async fn build_target(a: &FuzzArgs) -> Result<Target, UsageError> {
-    crate::cli::make_target(
+    crate::args::make_target(
         a.target.clone(),
         a.profile.as_deref(),
         a.timeout_scale,
@@ -132,7 +132,7 @@ pub fn summary(r: &FuzzReport, target: &str) -> String {
 /// findings: no MUST behind them), 1 a FAIL or ERROR finding, 2 bad usage,
 /// 3 the target could not be started or reached (or failed the handshake).
 pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
-    crate::cli::check_jobs(Some(a.jobs))?;
+    crate::args::check_jobs(Some(a.jobs))?;
     let seed = a.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -171,7 +171,7 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
                 "arcp-conform fuzz: the target failed the handshake probe: {}",
                 crate::redact::output(&o.reason)
             );
-            return Ok(crate::cli::EXIT_UNREACHABLE);
+            return Ok(crate::args::EXIT_UNREACHABLE);
         }
     };
     let opts = FuzzOptions {

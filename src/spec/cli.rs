@@ -1,6 +1,6 @@
 //! The `spec` command (wired into [`crate::cli`]).
 
-use crate::cli::UsageError;
+use crate::args::UsageError;
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
 
