@@ -1,11 +1,14 @@
 //! Wall time of the whole runtime suite: against the embedded reference
-//! runtime (in memory) and against `arcp-conform serve --stdio` (a process
-//! per session). `cargo bench --bench suite`. Quote ratios from one run.
+//! runtime (in memory) on virtual time and on sped-up wall time, and against
+//! `arcp-conform serve --stdio` (a process per session).
+//! `cargo bench --bench suite`. Quote ratios from one run.
 
 use arcp_conform::engine::runner::{run_all, RunOptions};
 use arcp_conform::engine::EngineOptions;
 use arcp_conform::profile::Profile;
-use arcp_conform::target::{suite_runtime_config, Target, EMBEDDED_TIME_SCALE};
+use arcp_conform::target::{
+    suite_runtime_config, virtual_runtime_config, Target, EMBEDDED_TIME_SCALE,
+};
 use arcp_conform::transport::TransportOptions;
 use arcp_conform::verdict::Verdict;
 use std::sync::Arc;
@@ -23,10 +26,16 @@ fn main() {
         .and_then(|j| j.parse().ok())
         .unwrap_or(32);
     let bin = env!("CARGO_BIN_EXE_arcp-conform");
-    let targets: Vec<(&str, Target)> = vec![
+    // The virtual-time row runs on its own paused runtime; the others on
+    // wall time.
+    let paused = arcp_conform::clock::virtual_runtime();
+    let virtual_target = paused.block_on(async { Target::embedded(virtual_runtime_config()) });
+    let targets: Vec<(&str, Target, &tokio::runtime::Runtime)> = vec![
+        ("embedded, virtual time", virtual_target, &paused),
         (
-            "embedded (in memory)",
+            "embedded, time x10",
             Target::embedded(suite_runtime_config(EMBEDDED_TIME_SCALE)),
+            &rt,
         ),
         (
             "serve --stdio",
@@ -39,10 +48,11 @@ fn main() {
                 TransportOptions::default(),
             ))
             .unwrap(),
+            &rt,
         ),
     ];
     println!("suite: {} cases, --jobs {jobs}", cases.len());
-    for (name, target) in targets {
+    for (name, target, rt) in targets {
         let target = Arc::new(target);
         for round in 0..3 {
             let t0 = Instant::now();
@@ -62,7 +72,7 @@ fn main() {
                 .map(|r| r.outcome.duration.as_secs_f64())
                 .sum();
             println!(
-                "{name:<22} round {round}: {:>6.2} s wall, {:>6.1} cases/s, {pass}/{} PASS, {:.2} s summed case time",
+                "{name:<24} round {round}: {:>6.2} s wall, {:>6.1} cases/s, {pass}/{} PASS, {:.2} s summed case time",
                 wall,
                 results.len() as f64 / wall,
                 results.len(),

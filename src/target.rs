@@ -1,6 +1,6 @@
 //! The implementation under test, and how to open connections to it.
 
-use crate::clock::{ScaledClock, SharedClock};
+use crate::clock::{ScaledClock, SharedClock, TokioClock};
 use crate::profile::Profile;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::transport::process::{ProcessGuard, SpawnOptions};
@@ -102,6 +102,16 @@ pub fn suite_runtime_config(scale: f64) -> RuntimeConfig {
         resume_window: Duration::from_secs(20),
         replay_buffer_cap: 2_000,
         ..RuntimeConfig::default()
+    }
+}
+
+/// The reference runtime on virtual time: the suite's settings on a
+/// [`TokioClock`]. Run it (and the harness) inside
+/// [`crate::clock::virtual_runtime`] so that waits cost no wall time.
+pub fn virtual_runtime_config() -> RuntimeConfig {
+    RuntimeConfig {
+        clock: TokioClock::shared(),
+        ..suite_runtime_config(1.0)
     }
 }
 

@@ -13,7 +13,8 @@ use crate::template::{self, Builtin};
 use crate::verdict::Direction;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 impl Run<'_> {
     pub(crate) fn steps<'s>(
