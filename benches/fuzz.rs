@@ -8,7 +8,9 @@
 use arcp_conform::engine::EngineOptions;
 use arcp_conform::fuzz::{self, FuzzOptions};
 use arcp_conform::profile::Profile;
-use arcp_conform::target::{suite_runtime_config, Target, EMBEDDED_TIME_SCALE};
+use arcp_conform::target::{
+    suite_runtime_config, virtual_runtime_config, Target, EMBEDDED_TIME_SCALE,
+};
 use arcp_conform::transport::{Inbound, TransportOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -187,14 +189,32 @@ async fn python_rows() {
 fn main() {
     let iterations = env_num("FUZZ_BENCH_ITERATIONS", 300.0) as u64;
     let secs = env_num("FUZZ_BENCH_SECS", 2.0);
+    println!("arcp-conform fuzz benchmark (seed 1, no shrinking)\n");
+    // In memory on virtual time (a paused runtime), as `fuzz` runs it.
+    arcp_conform::clock::virtual_runtime().block_on(async {
+        let embedded = || Arc::new(Target::embedded(virtual_runtime_config()));
+        fuzz_row(
+            "fuzz, embedded, virtual time, jobs 1",
+            embedded(),
+            1,
+            iterations,
+        )
+        .await;
+        fuzz_row(
+            "fuzz, embedded, virtual time, jobs 2",
+            embedded(),
+            2,
+            iterations,
+        )
+        .await;
+        ping_row("frames, embedded, virtual time", &embedded(), secs, 1).await;
+        ping_row("frames, embedded, virtual time", &embedded(), secs, 64).await;
+    });
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     rt.block_on(async {
-        println!("arcp-conform fuzz benchmark (seed 1, no shrinking)\n");
         let embedded = || Arc::new(Target::embedded(suite_runtime_config(EMBEDDED_TIME_SCALE)));
-        fuzz_row("fuzz, embedded runtime, in memory, jobs 1", embedded(), 1, iterations).await;
-        fuzz_row("fuzz, embedded runtime, in memory, jobs 2", embedded(), 2, iterations).await;
-        ping_row("frames, embedded runtime, in memory", &embedded(), secs, 1).await;
-        ping_row("frames, embedded runtime, in memory", &embedded(), secs, 64).await;
+        fuzz_row("fuzz, embedded, time x10, jobs 2", embedded(), 2, iterations).await;
+        ping_row("frames, embedded, time x10", &embedded(), secs, 64).await;
         let Some(bin) = binary() else {
             println!("\n(no arcp-conform binary found next to the bench: `cargo build --release` for the stdio rows)");
             return;

@@ -431,6 +431,18 @@ impl<E: std::fmt::Display> From<E> for UsageError {
     }
 }
 
+/// A run or fuzz session against the embedded runtime goes on a paused
+/// tokio runtime (virtual time); see [`target::on_virtual_time`].
+fn wants_virtual_time(cli: &Cli) -> bool {
+    let (t, p, s) = match &cli.command {
+        None => (&cli.run.target, &cli.run.profile, cli.run.time_scale),
+        Some(Command::Run(a)) => (&a.target, &a.profile, a.time_scale),
+        Some(Command::Fuzz(a)) => (&a.target, &a.profile, a.time_scale),
+        _ => return false,
+    };
+    target::on_virtual_time(t.as_deref(), p.as_deref(), s)
+}
+
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -440,10 +452,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match if wants_virtual_time(&cli) {
+        Ok(crate::clock::virtual_runtime())
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("arcp-conform: cannot start the async runtime: {e}");
@@ -581,6 +596,7 @@ pub(crate) async fn make_target(
         return Err(UsageError("--time-scale must be a positive number".into()));
     }
     check_target(target.as_deref())?;
+    let profile_path = profile;
     let mut profile = match profile {
         Some(p) => Profile::load(p)?,
         None => Profile::default(),
@@ -592,8 +608,11 @@ pub(crate) async fn make_target(
     let spec = target.or_else(|| profile.target.clone());
     match spec {
         None => {
-            let scale = time_scale.unwrap_or(target::EMBEDDED_TIME_SCALE);
-            let mut cfg = target::suite_runtime_config(scale);
+            let mut cfg = if target::on_virtual_time(None, profile_path, time_scale) {
+                target::virtual_runtime_config()
+            } else {
+                target::suite_runtime_config(time_scale.unwrap_or(target::EMBEDDED_TIME_SCALE))
+            };
             cfg.faults = parse_faults(faults)?;
             let mut t = Target::embedded(cfg);
             t.transport = transport;

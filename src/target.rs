@@ -115,6 +115,18 @@ pub fn virtual_runtime_config() -> RuntimeConfig {
     }
 }
 
+/// Does a run with these flags go on virtual time? The embedded runtime (no
+/// target, no profile that could name one) without an explicit
+/// `--time-scale`: its protocol time then costs no wall time. Anything that
+/// may start a process keeps real time.
+pub fn on_virtual_time(
+    target: Option<&str>,
+    profile: Option<&std::path::Path>,
+    time_scale: Option<f64>,
+) -> bool {
+    target.is_none() && profile.is_none() && time_scale.is_none()
+}
+
 impl Target {
     pub fn embedded(config: RuntimeConfig) -> Target {
         let clock = config.clock.clone();
