@@ -354,11 +354,16 @@ impl Run<'_> {
                     )?
                     .to_string();
                 let pad = (*n as usize).saturating_sub(base.len());
-                base.replacen(
-                    "\"pad\":\"\"",
-                    &format!("\"pad\":\"{}\"", "x".repeat(pad)),
-                    1,
-                )
+                // One allocation of the frame's size: the frame can be tens
+                // of megabytes, and every extra copy is peak memory.
+                let (head, tail) = base.split_once("\"pad\":\"\"").expect("pad field");
+                let mut text = String::with_capacity(base.len() + pad);
+                text.push_str(head);
+                text.push_str("\"pad\":\"");
+                text.extend(std::iter::repeat_n('x', pad));
+                text.push('"');
+                text.push_str(tail);
+                text
             }
             SendFrame::Message(m) => {
                 let payload = self.render(&m.payload)?;
