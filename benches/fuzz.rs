@@ -16,6 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::cpu;
+
 fn env_num(name: &str, default: f64) -> f64 {
     std::env::var(name)
         .ok()
@@ -42,18 +45,6 @@ fn binary() -> Option<PathBuf> {
     ]
     .into_iter()
     .find(|p| p.exists())
-}
-
-/// CPU time (user + system) of this process and of its reaped children.
-fn cpu() -> (Duration, Duration) {
-    let of = |who| {
-        // SAFETY: getrusage only writes the struct it is given.
-        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(who, &mut u) };
-        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-        tv(u.ru_utime) + tv(u.ru_stime)
-    };
-    (of(libc::RUSAGE_SELF), of(libc::RUSAGE_CHILDREN))
 }
 
 /// Iterations of the fuzz loop (no shrinking): iterations/s and frames/s.

@@ -2,6 +2,10 @@
 //! runtime (in memory) on virtual time and on sped-up wall time, and against
 //! `arcp-conform serve --stdio` (a process per session).
 //! `cargo bench --bench suite`. Quote ratios from one run.
+//!
+//! For the stdio target (its sessions are reaped child processes) each round
+//! also prints the CPU each side spent per frame: the harness (this process,
+//! RUSAGE_SELF) against the target (RUSAGE_CHILDREN).
 
 use arcp_conform::engine::runner::{run_all, RunOptions};
 use arcp_conform::engine::EngineOptions;
@@ -10,9 +14,12 @@ use arcp_conform::target::{
     suite_runtime_config, virtual_runtime_config, Target, EMBEDDED_TIME_SCALE,
 };
 use arcp_conform::transport::TransportOptions;
-use arcp_conform::verdict::Verdict;
+use arcp_conform::verdict::{Direction, Verdict};
 use std::sync::Arc;
 use std::time::Instant;
+
+mod common;
+use common::cpu;
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -53,8 +60,10 @@ fn main() {
     ];
     println!("suite: {} cases, --jobs {jobs}", cases.len());
     for (name, target, rt) in targets {
+        let external = matches!(target.kind, arcp_conform::target::Kind::Stdio(_));
         let target = Arc::new(target);
         for round in 0..3 {
+            let (self0, kids0) = cpu();
             let t0 = Instant::now();
             let results = rt.block_on(run_all(
                 cases.clone(),
@@ -63,6 +72,7 @@ fn main() {
                 |_| {},
             ));
             let wall = t0.elapsed().as_secs_f64();
+            let (self1, kids1) = cpu();
             let pass = results
                 .iter()
                 .filter(|r| r.outcome.verdict == Verdict::Pass)
@@ -78,6 +88,25 @@ fn main() {
                 results.len(),
                 busy
             );
+            let frames: usize = results
+                .iter()
+                .map(|r| {
+                    r.outcome
+                        .wire
+                        .iter()
+                        .filter(|w| w.dir != Direction::Note)
+                        .count()
+                })
+                .sum();
+            if external && frames > 0 {
+                let per = |d: std::time::Duration| d.as_secs_f64() * 1e6 / frames as f64;
+                let (h, t) = (per(self1 - self0), per(kids1 - kids0));
+                println!(
+                    "{:<24} CPU per frame ({frames} frames): harness {h:.0} µs, target {t:.0} µs (harness/target {:.2})",
+                    "",
+                    h / t.max(1e-9)
+                );
+            }
         }
     }
 }
