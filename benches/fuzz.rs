@@ -95,7 +95,11 @@ async fn fuzz_row(label: &str, target: Arc<Target>, jobs: usize, iterations: u64
 }
 
 /// Raw frame path: ping/pong round trips on one session, `window` in flight.
+/// For a stdio target, also the CPU each side spent per frame (the session's
+/// process is reaped when it shuts down, so its CPU is in RUSAGE_CHILDREN).
 async fn ping_row(label: &str, target: &Target, secs: f64, window: usize) {
+    let external = matches!(target.kind, arcp_conform::target::Kind::Stdio(_));
+    let (self0, kids0) = cpu();
     let instance = target.instance();
     let Ok(mut conn) = target.connect(&instance).await else {
         println!("{label:<44} cannot connect");
@@ -139,6 +143,17 @@ async fn ping_row(label: &str, target: &Target, secs: f64, window: usize) {
         frames as f64 / t
     );
     let _ = conn.shutdown(Duration::from_millis(200)).await;
+    drop(instance);
+    let (self1, kids1) = cpu();
+    if external && frames > 0 {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / frames as f64;
+        let (h, t) = (per(self1 - self0), per(kids1 - kids0));
+        println!(
+            "{:<44} CPU per frame: harness {h:.1} µs, target {t:.1} µs (harness/target {:.2})",
+            "",
+            h / t.max(1e-9)
+        );
+    }
 }
 
 /// The Python SDK target over stdio, when its venv exists
