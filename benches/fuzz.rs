@@ -8,11 +8,16 @@
 use arcp_conform::engine::EngineOptions;
 use arcp_conform::fuzz::{self, FuzzOptions};
 use arcp_conform::profile::Profile;
-use arcp_conform::target::{suite_runtime_config, Target, EMBEDDED_TIME_SCALE};
+use arcp_conform::target::{
+    suite_runtime_config, virtual_runtime_config, Target, EMBEDDED_TIME_SCALE,
+};
 use arcp_conform::transport::{Inbound, TransportOptions};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::cpu;
 
 fn env_num(name: &str, default: f64) -> f64 {
     std::env::var(name)
@@ -40,18 +45,6 @@ fn binary() -> Option<PathBuf> {
     ]
     .into_iter()
     .find(|p| p.exists())
-}
-
-/// CPU time (user + system) of this process and of its reaped children.
-fn cpu() -> (Duration, Duration) {
-    let of = |who| {
-        // SAFETY: getrusage only writes the struct it is given.
-        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(who, &mut u) };
-        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-        tv(u.ru_utime) + tv(u.ru_stime)
-    };
-    (of(libc::RUSAGE_SELF), of(libc::RUSAGE_CHILDREN))
 }
 
 /// Iterations of the fuzz loop (no shrinking): iterations/s and frames/s.
@@ -102,7 +95,11 @@ async fn fuzz_row(label: &str, target: Arc<Target>, jobs: usize, iterations: u64
 }
 
 /// Raw frame path: ping/pong round trips on one session, `window` in flight.
+/// For a stdio target, also the CPU each side spent per frame (the session's
+/// process is reaped when it shuts down, so its CPU is in RUSAGE_CHILDREN).
 async fn ping_row(label: &str, target: &Target, secs: f64, window: usize) {
+    let external = matches!(target.kind, arcp_conform::target::Kind::Stdio(_));
+    let (self0, kids0) = cpu();
     let instance = target.instance();
     let Ok(mut conn) = target.connect(&instance).await else {
         println!("{label:<44} cannot connect");
@@ -146,6 +143,17 @@ async fn ping_row(label: &str, target: &Target, secs: f64, window: usize) {
         frames as f64 / t
     );
     let _ = conn.shutdown(Duration::from_millis(200)).await;
+    drop(instance);
+    let (self1, kids1) = cpu();
+    if external && frames > 0 {
+        let per = |d: Duration| d.as_secs_f64() * 1e6 / frames as f64;
+        let (h, t) = (per(self1 - self0), per(kids1 - kids0));
+        println!(
+            "{:<44} CPU per frame: harness {h:.1} µs, target {t:.1} µs (harness/target {:.2})",
+            "",
+            h / t.max(1e-9)
+        );
+    }
 }
 
 /// The Python SDK target over stdio, when its venv exists
@@ -187,14 +195,32 @@ async fn python_rows() {
 fn main() {
     let iterations = env_num("FUZZ_BENCH_ITERATIONS", 300.0) as u64;
     let secs = env_num("FUZZ_BENCH_SECS", 2.0);
+    println!("arcp-conform fuzz benchmark (seed 1, no shrinking)\n");
+    // In memory on virtual time (a paused runtime), as `fuzz` runs it.
+    arcp_conform::clock::virtual_runtime().block_on(async {
+        let embedded = || Arc::new(Target::embedded(virtual_runtime_config()));
+        fuzz_row(
+            "fuzz, embedded, virtual time, jobs 1",
+            embedded(),
+            1,
+            iterations,
+        )
+        .await;
+        fuzz_row(
+            "fuzz, embedded, virtual time, jobs 2",
+            embedded(),
+            2,
+            iterations,
+        )
+        .await;
+        ping_row("frames, embedded, virtual time", &embedded(), secs, 1).await;
+        ping_row("frames, embedded, virtual time", &embedded(), secs, 64).await;
+    });
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     rt.block_on(async {
-        println!("arcp-conform fuzz benchmark (seed 1, no shrinking)\n");
         let embedded = || Arc::new(Target::embedded(suite_runtime_config(EMBEDDED_TIME_SCALE)));
-        fuzz_row("fuzz, embedded runtime, in memory, jobs 1", embedded(), 1, iterations).await;
-        fuzz_row("fuzz, embedded runtime, in memory, jobs 2", embedded(), 2, iterations).await;
-        ping_row("frames, embedded runtime, in memory", &embedded(), secs, 1).await;
-        ping_row("frames, embedded runtime, in memory", &embedded(), secs, 64).await;
+        fuzz_row("fuzz, embedded, time x10, jobs 2", embedded(), 2, iterations).await;
+        ping_row("frames, embedded, time x10", &embedded(), secs, 64).await;
         let Some(bin) = binary() else {
             println!("\n(no arcp-conform binary found next to the bench: `cargo build --release` for the stdio rows)");
             return;

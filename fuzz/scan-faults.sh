@@ -29,7 +29,7 @@ while read -r fault what; do
   set -e
   ms=$(( ($(date +%s%N) - start) / 1000000 ))
   secs="$((ms / 1000)).$(( (ms % 1000) / 100 ))"
-  sig=$(printf '%s\n' "$text" | sed -n 's/^  \(.*\) (\(FAIL\|ERROR\|WARN\|BLOCKED\|UNTESTABLE\);.*/\1/p' | head -1)
+  sig=$(printf '%s\n' "$text" | sed -n 's/^  \(.*\) (\(FAIL\|ERROR\|WARN\|INFO\|BLOCKED\|UNTESTABLE\);.*/\1/p' | head -1)
   if [ -n "$sig" ]; then
     found=$((found + 1)); result="found: \`$sig\`"
   elif printf '%s\n' "$text" | grep -q "failed the handshake probe"; then

@@ -275,6 +275,7 @@ pub async fn make_target(
         return Err(UsageError("--time-scale must be a positive number".into()));
     }
     check_target(target.as_deref())?;
+    let profile_path = profile;
     let mut profile = match profile {
         Some(p) => Profile::load(p)?,
         None => Profile::default(),
@@ -286,8 +287,11 @@ pub async fn make_target(
     let spec = target.or_else(|| profile.target.clone());
     match spec {
         None => {
-            let scale = time_scale.unwrap_or(target::EMBEDDED_TIME_SCALE);
-            let mut cfg = target::suite_runtime_config(scale);
+            let mut cfg = if target::on_virtual_time(None, profile_path, time_scale) {
+                target::virtual_runtime_config()
+            } else {
+                target::suite_runtime_config(time_scale.unwrap_or(target::EMBEDDED_TIME_SCALE))
+            };
             cfg.faults = parse_faults(faults)?;
             let mut t = Target::embedded(cfg);
             t.transport = transport;

@@ -226,6 +226,18 @@ pub struct ServeArgs {
     credential_store: Option<std::path::PathBuf>,
 }
 
+/// A run or fuzz session against the embedded runtime goes on a paused
+/// tokio runtime (virtual time); see [`crate::target::on_virtual_time`].
+fn wants_virtual_time(cli: &Cli) -> bool {
+    let (t, p, s) = match &cli.command {
+        None => (&cli.run.target, &cli.run.profile, cli.run.time_scale),
+        Some(Command::Run(a)) => (&a.target, &a.profile, a.time_scale),
+        Some(Command::Fuzz(a)) => (&a.target, &a.profile, a.time_scale),
+        _ => return false,
+    };
+    crate::target::on_virtual_time(t.as_deref(), p.as_deref(), s)
+}
+
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -235,10 +247,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match if wants_virtual_time(&cli) {
+        Ok(crate::clock::virtual_runtime())
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("arcp-conform: cannot start the async runtime: {e}");

@@ -84,6 +84,51 @@ impl Clock for ScaledClock {
     }
 }
 
+/// Tokio's clock as protocol time. On a runtime from [`virtual_runtime`]
+/// tokio's time is paused and jumps to the next timer whenever every task
+/// waits, so protocol time costs no wall time; on any other runtime this is
+/// wall time. Only for in-memory targets: a child process keeps real time.
+#[derive(Debug)]
+pub struct TokioClock {
+    origin_wall: DateTime<Utc>,
+    origin: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub fn shared() -> SharedClock {
+        Arc::new(TokioClock {
+            origin_wall: Utc::now(),
+            origin: tokio::time::Instant::now(),
+        })
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = tokio::time::Instant::now().saturating_duration_since(self.origin);
+        self.origin_wall + chrono::Duration::from_std(elapsed).unwrap_or_default()
+    }
+
+    fn sleep(&self, d: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(d))
+    }
+
+    fn wall(&self, d: Duration) -> Duration {
+        d
+    }
+}
+
+/// A single-threaded tokio runtime with paused, auto-advancing time: the
+/// home of an embedded runtime on a [`TokioClock`] and of the harness
+/// driving it.
+pub fn virtual_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Time that moves only when a test says so.
 #[derive(Debug, Clone)]
 pub struct ManualClock {

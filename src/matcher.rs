@@ -26,7 +26,7 @@
 
 use regex::Regex;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 /// Values recorded by `$capture NAME`, by name.
@@ -174,6 +174,26 @@ fn has_template(s: &str) -> bool {
     s.replace("$${", "").contains("${")
 }
 
+/// Compile a `$regex` argument, once: patterns are parsed again at every
+/// match, and compiling a regex costs far more than matching a frame (the
+/// fuzzer's expectations spent ~6% of its CPU here). Bounded: the cache is
+/// emptied when it grows past a few thousand patterns.
+fn regex(pattern: &str) -> Result<Regex, regex::Error> {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Regex>>> =
+        std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().unwrap().get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = Regex::new(pattern)?;
+    let mut c = cache.lock().unwrap();
+    if c.len() >= 4096 {
+        c.clear();
+    }
+    c.insert(pattern.to_string(), re.clone());
+    Ok(re)
+}
+
 /// Parse a pattern string. `Ok(None)`-like results are literals; `lenient`
 /// accepts arguments that still hold `${...}` templates (load-time check).
 fn parse_str_pattern(s: &str, lenient: bool) -> Result<Option<StrPattern<'_>>, String> {
@@ -227,7 +247,7 @@ fn parse_str_pattern(s: &str, lenient: bool) -> Result<Option<StrPattern<'_>>, S
             if deferred(a)? {
                 return Ok(None);
             }
-            Regex::new(a)
+            regex(a)
                 .map(|re| Some(StrPattern::Matcher(StrMatcher::Regex(re))))
                 .map_err(|e| format!("invalid regex in {s:?}: {}", one_line(&e.to_string())))
         }

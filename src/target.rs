@@ -1,6 +1,6 @@
 //! The implementation under test, and how to open connections to it.
 
-use crate::clock::{ScaledClock, SharedClock};
+use crate::clock::{ScaledClock, SharedClock, TokioClock};
 use crate::profile::Profile;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::transport::process::{ProcessGuard, SpawnOptions};
@@ -103,6 +103,28 @@ pub fn suite_runtime_config(scale: f64) -> RuntimeConfig {
         replay_buffer_cap: 2_000,
         ..RuntimeConfig::default()
     }
+}
+
+/// The reference runtime on virtual time: the suite's settings on a
+/// [`TokioClock`]. Run it (and the harness) inside
+/// [`crate::clock::virtual_runtime`] so that waits cost no wall time.
+pub fn virtual_runtime_config() -> RuntimeConfig {
+    RuntimeConfig {
+        clock: TokioClock::shared(),
+        ..suite_runtime_config(1.0)
+    }
+}
+
+/// Does a run with these flags go on virtual time? The embedded runtime (no
+/// target, no profile that could name one) without an explicit
+/// `--time-scale`: its protocol time then costs no wall time. Anything that
+/// may start a process keeps real time.
+pub fn on_virtual_time(
+    target: Option<&str>,
+    profile: Option<&std::path::Path>,
+    time_scale: Option<f64>,
+) -> bool {
+    target.is_none() && profile.is_none() && time_scale.is_none()
 }
 
 impl Target {

@@ -194,7 +194,16 @@ fn block_step_lines(text: &str, doc: usize) -> Option<Vec<usize>> {
     let mut in_steps = false;
     let mut indent: Option<usize> = None;
     let mut out = vec![];
-    for (i, line) in text.lines().enumerate() {
+    let mut next_line = 1;
+    for line in text.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        // Number lines as the YAML parser does: it also breaks lines at a
+        // lone CR, NEL, LS and PS (which a quoted scalar may hold).
+        let number = next_line;
+        next_line += 1 + line
+            .chars()
+            .filter(|c| matches!(c, '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+            .count();
         if line.starts_with("---") || line.starts_with("...") {
             if line.starts_with("---") {
                 if started || marker {
@@ -226,7 +235,7 @@ fn block_step_lines(text: &str, doc: usize) -> Option<Vec<usize>> {
             break;
         }
         if ind == want {
-            out.push(i + 1);
+            out.push(number);
         }
     }
     (!out.is_empty()).then_some(out)
@@ -500,6 +509,11 @@ mod tests {
         };
         assert_eq!(r.steps[0].line, 17);
         assert_eq!(lines(&cases[1]), [25, 26]);
+        // A quoted scalar holding LS and PS: YAML counts them as line breaks.
+        let breaks = "id: a.e\ntitle: t\nsections: [\"5\"]\nlevel: MUST\nrequirement: \"x\"\nsteps:\n- open: {}\n  note: '\u{2028}\u{2029} '\n- sleep: 1s\n";
+        assert_eq!(block_step_lines(breaks, 0), Some(vec![7, 11]));
+        let c = parse_str(breaks, Path::new("b.yaml")).unwrap();
+        assert_eq!(lines(&c[0]), [7, 11]);
         // Flow style has no block lines: the locator finds them.
         let flow = "id: a.d\ntitle: t\nsections: [\"5\"]\nlevel: MUST\nrequirement: \"x\"\nsteps: [{open: {}},\n  {sleep: 1s}]\n";
         assert_eq!(block_step_lines(flow, 0), None);

@@ -21,7 +21,8 @@ use crate::verdict::{Direction, Origin, Outcome, Verdict};
 use crate::wire::PROTOCOL_VERSION;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How long a send may wait for a client that does not read.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);

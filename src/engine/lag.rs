@@ -3,11 +3,19 @@
 //! already in the socket. A ticker measures how late its timer fires while a
 //! case runs; a verdict decided by a missed deadline says so when the lag
 //! was large enough to explain it.
+//!
+//! Lateness is read on tokio's clock, the one deadlines use: on wall time it
+//! is the wall clock; on virtual time (a paused runtime) time does not move
+//! while tasks are ready, so a busy scheduler cannot make a deadline pass and
+//! there is no lag to blame. Read on the wall clock instead, a virtual 50 ms
+//! that took long to compute (many cases at once) looked like a starved
+//! scheduler and turned FAILs into ERRORs.
 
 use crate::verdict::{Origin, Outcome, Verdict};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How often the ticker wakes.
 const TICK: Duration = Duration::from_millis(50);
@@ -87,5 +95,15 @@ mod tests {
         o.harness_lag = lag;
         annotate(&mut o);
         assert_eq!(o.verdict, Verdict::Fail);
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn on_virtual_time_slow_work_is_no_lag() {
+        let t = Ticker::start();
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        // Long work between timers: virtual time waits for it.
+        std::thread::sleep(Duration::from_millis(800));
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(t.stop() < BLAME_LAG);
     }
 }

@@ -18,7 +18,8 @@ use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// Whom the harness faces: it words the findings of the shared steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -416,11 +417,16 @@ pub(crate) fn oversize<R: Role>(r: &mut R, name: &str, n: u64) -> Result<String,
         )?
         .to_string();
     let pad = (n as usize).saturating_sub(base.len());
-    Ok(base.replacen(
-        "\"pad\":\"\"",
-        &format!("\"pad\":\"{}\"", "x".repeat(pad)),
-        1,
-    ))
+    // One allocation of the frame's size: the frame can be tens of
+    // megabytes, and every extra copy is peak memory.
+    let (head, tail) = base.split_once("\"pad\":\"\"").expect("pad field");
+    let mut text = String::with_capacity(base.len() + pad);
+    text.push_str(head);
+    text.push_str("\"pad\":\"");
+    text.extend(std::iter::repeat_n('x', pad));
+    text.push('"');
+    text.push_str(tail);
+    Ok(text)
 }
 
 /// The envelope of a `send` step's message (of type `kind`, with its

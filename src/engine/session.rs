@@ -10,8 +10,9 @@ use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// One frame from the target, parsed once.
 #[derive(Debug, Clone)]
@@ -208,7 +209,7 @@ async fn pump(
     clock: SharedClock,
 ) {
     let mut open = true;
-    let mut last_out = tokio::time::Instant::now();
+    let mut last_out = Instant::now();
     loop {
         // Over the run's budget: stop reading (the target feels back-pressure)
         // until the flooding case is ended; keep serving the engine meanwhile.
@@ -219,7 +220,7 @@ async fn pump(
         tokio::select! {
             out = from_engine.recv() => match out {
                 Some(text) => {
-                    last_out = tokio::time::Instant::now();
+                    last_out = Instant::now();
                     if conn.send(text).await.is_err() {
                         open = false;
                     }
@@ -229,7 +230,7 @@ async fn pump(
             _ = tokio::time::sleep_until(ping_due), if open && polite && hb.is_some() => {
                 let ping = ping_now(&shared, &clock);
                 wire.log(&name, Direction::Out, &ping);
-                last_out = tokio::time::Instant::now();
+                last_out = Instant::now();
                 let _ = conn.send(ping).await;
             }
             _ = tokio::time::sleep(Duration::from_millis(5)), if open && !room => {}
@@ -245,7 +246,7 @@ async fn pump(
                         if shared.auto_pong.load(Ordering::Relaxed) {
                             if let Some(pong) = pong_for(text, &shared, &clock) {
                                 wire.log(&name, Direction::Out, &pong);
-                                last_out = tokio::time::Instant::now();
+                                last_out = Instant::now();
                                 let _ = conn.send(pong).await;
                             }
                         }

@@ -16,7 +16,8 @@ use crate::template::Builtin;
 use crate::verdict::Direction;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 impl Role for Run<'_> {
     const PEER: Peer = Peer::Runtime;

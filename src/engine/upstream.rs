@@ -10,7 +10,8 @@ use crate::case::{ExpectUpstream, ExpectUpstreamNone, UpstreamFact, UpstreamFail
 use crate::upstream::{client, FailPlan, Op, Upstream};
 use crate::verdict::Direction;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 
 /// How often a fact is re-checked while waiting.
 const POLL: Duration = Duration::from_millis(20);

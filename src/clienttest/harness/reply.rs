@@ -10,7 +10,7 @@ use crate::matcher;
 use crate::wire::{ErrorCode, Feature};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
-use std::time::Instant;
+use tokio::time::Instant;
 
 impl Harness<'_> {
     /// The first non-heartbeat frame not yet consumed; it must be of type `kind`.

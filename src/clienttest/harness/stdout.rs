@@ -13,9 +13,10 @@ use crate::verdict::Direction;
 use serde_json::Value;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Most stdout lines kept from a driver.
 const LINE_LIMIT: usize = 10_000;
