@@ -50,7 +50,7 @@ fn binary() -> Option<PathBuf> {
 /// Iterations of the fuzz loop (no shrinking): iterations/s and frames/s.
 /// For a target in child processes, also the CPU each side spent per frame:
 /// the harness (this process) against the target (its reaped children).
-async fn fuzz_row(label: &str, target: Arc<Target>, jobs: usize, iterations: u64) {
+async fn fuzz_row(label: &str, target: Arc<Target>, jobs: usize, threads: usize, iterations: u64) {
     let engine = EngineOptions::default();
     let model = match fuzz::model_config(&target, &engine, &Default::default()).await {
         Ok(m) => m,
@@ -63,6 +63,7 @@ async fn fuzz_row(label: &str, target: Arc<Target>, jobs: usize, iterations: u64
         seed: 1,
         iterations: Some(iterations),
         jobs,
+        threads,
         shrink_runs: 0,
         engine,
         model,
@@ -187,7 +188,7 @@ async fn python_rows() {
         }
     };
     let n = env_num("FUZZ_BENCH_PYTHON_ITERATIONS", 6.0) as u64;
-    fuzz_row("fuzz, Python SDK over stdio", t.clone(), 2, n).await;
+    fuzz_row("fuzz, Python SDK over stdio", t.clone(), 2, 1, n).await;
     ping_row("frames, Python SDK over stdio", &t, 2.0, 1).await;
     ping_row("frames, Python SDK over stdio", &t, 2.0, 64).await;
 }
@@ -203,6 +204,7 @@ fn main() {
             "fuzz, embedded, virtual time, jobs 1",
             embedded(),
             1,
+            1,
             iterations,
         )
         .await;
@@ -210,6 +212,17 @@ fn main() {
             "fuzz, embedded, virtual time, jobs 2",
             embedded(),
             2,
+            1,
+            iterations,
+        )
+        .await;
+        // As `fuzz` runs it: a virtual-time runtime per core.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        fuzz_row(
+            &format!("fuzz, embedded, virtual time, jobs 2, {cores} threads"),
+            embedded(),
+            2,
+            cores,
             iterations,
         )
         .await;
@@ -219,7 +232,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
     rt.block_on(async {
         let embedded = || Arc::new(Target::embedded(suite_runtime_config(EMBEDDED_TIME_SCALE)));
-        fuzz_row("fuzz, embedded, time x10, jobs 2", embedded(), 2, iterations).await;
+        fuzz_row("fuzz, embedded, time x10, jobs 2", embedded(), 2, 1, iterations).await;
         ping_row("frames, embedded, time x10", &embedded(), secs, 64).await;
         let Some(bin) = binary() else {
             println!("\n(no arcp-conform binary found next to the bench: `cargo build --release` for the stdio rows)");
@@ -241,7 +254,7 @@ fn main() {
             }
         };
         let n = (iterations / 3).max(10);
-        fuzz_row("fuzz, serve --stdio (a process per session)", stdio.clone(), 2, n).await;
+        fuzz_row("fuzz, serve --stdio (a process per session)", stdio.clone(), 2, 1, n).await;
         ping_row("frames, serve --stdio", &stdio, secs, 1).await;
         ping_row("frames, serve --stdio", &stdio, secs, 64).await;
         println!("\nstdio binary: {}", bin.display());

@@ -60,6 +60,11 @@ pub struct FuzzOptions {
     /// For reproducer comments: `--target` and `--fault` as given.
     pub target_arg: Option<String>,
     pub faults: Vec<String>,
+    /// Threads that share the `jobs` iterations, each on its own paused
+    /// (virtual-time) runtime: only for the embedded runtime on virtual
+    /// time, whose one current-thread runtime otherwise keeps the fuzzer on
+    /// one core. 1: every iteration runs on the caller's runtime.
+    pub threads: usize,
 }
 
 impl Default for FuzzOptions {
@@ -77,6 +82,7 @@ impl Default for FuzzOptions {
             model: ModelConfig::default(),
             target_arg: None,
             faults: vec![],
+            threads: 1,
         }
     }
 }
@@ -225,7 +231,14 @@ struct Shared {
     frames: AtomicU64,
     repeats: AtomicU64,
     digest: AtomicU64,
+    /// The next iteration number to start.
+    next: AtomicU64,
+    deadline: Option<Instant>,
+    /// Iterations to start in all.
+    limit: u64,
 }
+
+type OnFinding = Arc<dyn Fn(&Finding) + Send + Sync>;
 
 /// Fuzz `target`. `on_finding` sees each new finding once it is shrunk and
 /// written.
@@ -235,7 +248,7 @@ pub async fn fuzz(
     on_finding: impl Fn(&Finding) + Send + Sync + 'static,
 ) -> FuzzReport {
     let started = Instant::now();
-    let on_finding = Arc::new(on_finding);
+    let on_finding: OnFinding = Arc::new(on_finding);
     let shared = Arc::new(Shared {
         target,
         opts: opts.clone(),
@@ -245,41 +258,45 @@ pub async fn fuzz(
         frames: AtomicU64::new(0),
         repeats: AtomicU64::new(0),
         digest: AtomicU64::new(0),
+        next: AtomicU64::new(0),
+        deadline: opts.duration.map(|d| started + d),
+        limit: match (opts.iterations, opts.duration) {
+            (Some(n), _) => n,
+            (None, Some(_)) => u64::MAX,
+            (None, None) => 100,
+        },
     });
-    let deadline = opts.duration.map(|d| started + d);
-    let limit = match (opts.iterations, opts.duration) {
-        (Some(n), _) => n,
-        (None, Some(_)) => u64::MAX,
-        (None, None) => 100,
-    };
-    let mut set = tokio::task::JoinSet::new();
-    let mut next = 0u64;
-    let mut done = 0u64;
-    loop {
-        let time_left = deadline.is_none_or(|d| Instant::now() < d);
-        let wanted = opts
-            .max_findings
-            .is_none_or(|m| shared.seen.lock().unwrap().len() < m);
-        while set.len() < opts.jobs.max(1) && next < limit && time_left && wanted {
+    let jobs = opts.jobs.max(1);
+    let threads = opts.threads.clamp(1, jobs);
+    let done = if threads == 1 {
+        drive(shared.clone(), on_finding, jobs).await
+    } else {
+        // Each thread its own virtual-time runtime and its share of the jobs;
+        // this runtime only waits (and still answers Ctrl-C).
+        let mut waits = vec![];
+        for t in 0..threads {
+            let share = jobs / threads + usize::from(t < jobs % threads);
             let (sh, cb) = (shared.clone(), on_finding.clone());
-            let i = next;
-            set.spawn(async move { iteration(sh, i, cb).await });
-            next += 1;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            std::thread::spawn(move || {
+                let done = crate::clock::virtual_runtime().block_on(drive(sh, cb, share));
+                let _ = tx.send(done);
+            });
+            waits.push(rx);
         }
-        match set.join_next().await {
-            Some(r) => {
-                done += 1;
-                if let Err(e) = r {
-                    shared
-                        .errors
-                        .lock()
-                        .unwrap()
-                        .push(format!("an iteration task failed: {e}"));
-                }
+        let mut done = 0;
+        for rx in waits {
+            match rx.await {
+                Ok(n) => done += n,
+                Err(_) => shared
+                    .errors
+                    .lock()
+                    .unwrap()
+                    .push("a fuzzing thread failed".to_string()),
             }
-            None => break,
         }
-    }
+        done
+    };
     let mut findings = std::mem::take(&mut *shared.findings.lock().unwrap());
     findings.sort_by_key(|a| a.iteration);
     let seen = shared.seen.lock().unwrap();
@@ -303,7 +320,43 @@ pub async fn fuzz(
     }
 }
 
-async fn iteration(sh: Arc<Shared>, i: u64, on_finding: Arc<dyn Fn(&Finding) + Send + Sync>) {
+/// Run iterations, `jobs` at once, taking their numbers from the shared
+/// counter until the limit, the deadline or enough findings; how many ran.
+async fn drive(shared: Arc<Shared>, on_finding: OnFinding, jobs: usize) -> u64 {
+    let opts = &shared.opts;
+    let mut set = tokio::task::JoinSet::new();
+    let mut done = 0u64;
+    loop {
+        let time_left = shared.deadline.is_none_or(|d| Instant::now() < d);
+        let wanted = opts
+            .max_findings
+            .is_none_or(|m| shared.seen.lock().unwrap().len() < m);
+        while set.len() < jobs && time_left && wanted {
+            let i = shared.next.fetch_add(1, Ordering::Relaxed);
+            if i >= shared.limit {
+                break;
+            }
+            let (sh, cb) = (shared.clone(), on_finding.clone());
+            set.spawn(async move { iteration(sh, i, cb).await });
+        }
+        match set.join_next().await {
+            Some(r) => {
+                done += 1;
+                if let Err(e) = r {
+                    shared
+                        .errors
+                        .lock()
+                        .unwrap()
+                        .push(format!("an iteration task failed: {e}"));
+                }
+            }
+            None => break,
+        }
+    }
+    done
+}
+
+async fn iteration(sh: Arc<Shared>, i: u64, on_finding: OnFinding) {
     let o = &sh.opts;
     let (actions, plan) = plan_for(o.seed, i, &o.model);
     let mut h = std::collections::hash_map::DefaultHasher::new();
