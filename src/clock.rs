@@ -18,6 +18,12 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
     fn sleep(&self, d: Duration) -> Sleep;
     /// Wall time that `d` of protocol time takes (for harness deadlines).
     fn wall(&self, d: Duration) -> Duration;
+    /// The same clock started on the calling tokio runtime, for a clock
+    /// that reads the runtime's own (paused) time; `None`: it reads a
+    /// time every runtime shares, and can be shared as is.
+    fn on_this_runtime(&self) -> Option<SharedClock> {
+        None
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -115,6 +121,12 @@ impl Clock for TokioClock {
 
     fn wall(&self, d: Duration) -> Duration {
         d
+    }
+
+    /// Each paused runtime has its own timeline: read from another
+    /// runtime, `origin` may lie in its future and time would stand still.
+    fn on_this_runtime(&self) -> Option<SharedClock> {
+        Some(TokioClock::shared())
     }
 }
 

@@ -150,6 +150,26 @@ impl Target {
         }
     }
 
+    /// This target for use on the calling (paused) tokio runtime: an
+    /// embedded runtime on virtual time, with its clock started on that
+    /// runtime (see [`crate::clock::Clock::on_this_runtime`]). `None` for
+    /// any other target: one on wall time or in other processes belongs to
+    /// the runtime that made it.
+    pub fn on_this_runtime(&self) -> Option<Target> {
+        let Kind::Embedded(cfg) = &self.kind else {
+            return None;
+        };
+        let mut cfg = cfg.clone();
+        cfg.clock = cfg.clock.on_this_runtime()?;
+        Some(Target {
+            clock: cfg.clock.clone(),
+            kind: Kind::Embedded(cfg),
+            profile: self.profile.clone(),
+            transport: self.transport.clone(),
+            upstream: None,
+        })
+    }
+
     /// `--target` text: a `ws://` URL or a shell command.
     pub async fn external(
         spec: &str,

@@ -80,3 +80,55 @@ fn verdicts_are_the_same_on_virtual_and_wall_time() {
         differ.join("\n")
     );
 }
+
+/// Fuzzing on a virtual runtime per thread changes no finding, however far
+/// the caller's virtual clock has run: each paused runtime keeps its own
+/// timeline, so the target's clock is started again on each. (Shared as
+/// made, a clock whose origin lay in a thread's future stood still there:
+/// leases never expired and the reference runtime "failed" lease expiry.)
+#[test]
+fn fuzzing_on_threads_finds_what_one_thread_finds() {
+    use arcp_conform::fuzz::{self, FuzzOptions};
+    let signatures = |faults: &[Fault], threads: usize| {
+        let faults = faults.to_vec();
+        arcp_conform::clock::virtual_runtime().block_on(async move {
+            // The caller's clock has run an hour before the session starts.
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            let mut cfg = virtual_runtime_config();
+            cfg.faults = faults.iter().fold(Faults::none(), |f, x| f.with(*x));
+            let target = Arc::new(Target::embedded(cfg));
+            let engine = EngineOptions::default();
+            let model = fuzz::model_config(&target, &engine, &Default::default())
+                .await
+                .expect("the embedded runtime probes");
+            let opts = FuzzOptions {
+                seed: 1,
+                iterations: Some(150),
+                jobs: 2,
+                threads,
+                shrink_runs: 0,
+                engine,
+                model,
+                ..FuzzOptions::default()
+            };
+            let r = fuzz::fuzz(target, opts, |_| {}).await;
+            assert!(r.errors.is_empty(), "{:?}", r.errors);
+            let mut s: Vec<String> = r.findings.iter().map(|f| f.signature.to_string()).collect();
+            s.sort();
+            s
+        })
+    };
+    assert_eq!(
+        signatures(&[], 2),
+        Vec::<String>::new(),
+        "the reference runtime has nothing to find"
+    );
+    let faults = [
+        Fault::parse("ignore-lease-expiry").unwrap(),
+        Fault::parse("skip-event-seq").unwrap(),
+        Fault::parse("ignore-budget").unwrap(),
+    ];
+    let one = signatures(&faults, 1);
+    assert!(!one.is_empty(), "the faults are found on one thread");
+    assert_eq!(signatures(&faults, 2), one);
+}

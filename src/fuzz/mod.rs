@@ -267,9 +267,15 @@ pub async fn fuzz(
         },
     });
     let jobs = opts.jobs.max(1);
-    let threads = opts.threads.clamp(1, jobs);
+    // Only the embedded runtime on virtual time can be rebuilt on another
+    // (paused) runtime.
+    let threads = match shared.target.on_this_runtime() {
+        Some(_) => opts.threads.clamp(1, jobs),
+        None => 1,
+    };
     let done = if threads == 1 {
-        drive(shared.clone(), on_finding, jobs).await
+        let target = shared.target.clone();
+        drive(shared.clone(), target, on_finding, jobs).await
     } else {
         // Each thread its own virtual-time runtime and its share of the jobs;
         // this runtime only waits (and still answers Ctrl-C).
@@ -279,7 +285,12 @@ pub async fn fuzz(
             let (sh, cb) = (shared.clone(), on_finding.clone());
             let (tx, rx) = tokio::sync::oneshot::channel();
             std::thread::spawn(move || {
-                let done = crate::clock::virtual_runtime().block_on(drive(sh, cb, share));
+                let done = crate::clock::virtual_runtime().block_on(async move {
+                    // Virtual time is per runtime: the target's clock must
+                    // start on this one, or it reads another's timeline.
+                    let target = Arc::new(sh.target.on_this_runtime().expect("embedded"));
+                    drive(sh, target, cb, share).await
+                });
                 let _ = tx.send(done);
             });
             waits.push(rx);
@@ -322,7 +333,12 @@ pub async fn fuzz(
 
 /// Run iterations, `jobs` at once, taking their numbers from the shared
 /// counter until the limit, the deadline or enough findings; how many ran.
-async fn drive(shared: Arc<Shared>, on_finding: OnFinding, jobs: usize) -> u64 {
+async fn drive(
+    shared: Arc<Shared>,
+    target: Arc<Target>,
+    on_finding: OnFinding,
+    jobs: usize,
+) -> u64 {
     let opts = &shared.opts;
     let mut set = tokio::task::JoinSet::new();
     let mut done = 0u64;
@@ -336,8 +352,8 @@ async fn drive(shared: Arc<Shared>, on_finding: OnFinding, jobs: usize) -> u64 {
             if i >= shared.limit {
                 break;
             }
-            let (sh, cb) = (shared.clone(), on_finding.clone());
-            set.spawn(async move { iteration(sh, i, cb).await });
+            let (sh, t, cb) = (shared.clone(), target.clone(), on_finding.clone());
+            set.spawn(async move { iteration(sh, &t, i, cb).await });
         }
         match set.join_next().await {
             Some(r) => {
@@ -356,13 +372,13 @@ async fn drive(shared: Arc<Shared>, on_finding: OnFinding, jobs: usize) -> u64 {
     done
 }
 
-async fn iteration(sh: Arc<Shared>, i: u64, on_finding: OnFinding) {
+async fn iteration(sh: Arc<Shared>, target: &Target, i: u64, on_finding: OnFinding) {
     let o = &sh.opts;
     let (actions, plan) = plan_for(o.seed, i, &o.model);
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (i, &plan.yaml).hash(&mut h);
     sh.digest.fetch_add(h.finish(), Ordering::Relaxed);
-    let (case, outcome) = match run_plan(&sh.target, &plan, &o.engine).await {
+    let (case, outcome) = match run_plan(target, &plan, &o.engine).await {
         Ok(r) => r,
         Err(e) => {
             sh.errors.lock().unwrap().push(format!(
@@ -388,7 +404,7 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: OnFinding) {
     let original_actions = plan.rendered.len();
     let shrunk = if o.shrink_runs > 0 {
         shrink::Shrinker::new(
-            &sh.target,
+            target,
             &o.model,
             &o.engine,
             &j.signature,
@@ -435,7 +451,7 @@ async fn iteration(sh: Arc<Shared>, i: u64, on_finding: OnFinding) {
                 let mut first = None;
                 let mut same = 0;
                 for _ in 0..REPLAYS {
-                    let out = crate::engine::run_case(&cases[0], &sh.target, &o.engine).await;
+                    let out = crate::engine::run_case(&cases[0], target, &o.engine).await;
                     let judged = oracle::judge(&final_plan, &cases[0], &out);
                     let v = judged.as_ref().map_or(out.verdict, |j| j.verdict);
                     first.get_or_insert(at_level(v, level));
