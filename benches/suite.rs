@@ -58,11 +58,17 @@ fn main() {
             &rt,
         ),
     ];
+    // ROUNDS and ONLY (a substring of a row's name) shorten a measuring session.
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let only = std::env::var("ONLY").unwrap_or_default();
     println!("suite: {} cases, --jobs {jobs}", cases.len());
-    for (name, target, rt) in targets {
+    for (name, target, rt) in targets.into_iter().filter(|t| t.0.contains(&only)) {
         let external = matches!(target.kind, arcp_conform::target::Kind::Stdio(_));
         let target = Arc::new(target);
-        for round in 0..3 {
+        for round in 0..rounds {
             let (self0, kids0) = cpu();
             let t0 = Instant::now();
             let results = rt.block_on(run_all(
