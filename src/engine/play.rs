@@ -420,13 +420,14 @@ pub(crate) fn oversize<R: Role>(r: &mut R, name: &str, n: u64) -> Result<String,
     // One allocation of the frame's size: the frame can be tens of
     // megabytes, and every extra copy is peak memory.
     let (head, tail) = base.split_once("\"pad\":\"\"").expect("pad field");
-    let mut text = String::with_capacity(base.len() + pad);
-    text.push_str(head);
-    text.push_str("\"pad\":\"");
-    text.extend(std::iter::repeat_n('x', pad));
-    text.push('"');
-    text.push_str(tail);
-    Ok(text)
+    let mut text = Vec::with_capacity(base.len() + pad);
+    text.extend_from_slice(head.as_bytes());
+    text.extend_from_slice(b"\"pad\":\"");
+    // A fill, not a char at a time: tens of megabytes.
+    text.resize(text.len() + pad, b'x');
+    text.push(b'"');
+    text.extend_from_slice(tail.as_bytes());
+    Ok(String::from_utf8(text).expect("ASCII padding in a JSON text"))
 }
 
 /// The envelope of a `send` step's message (of type `kind`, with its
