@@ -161,8 +161,9 @@ pub struct RunArgs {
     /// Multiply every deadline by this factor (slow targets, loaded machines).
     #[arg(long, default_value_t = 1.0, value_name = "F")]
     timeout_scale: f64,
-    /// Protocol seconds per wall second of the target's clock
-    /// (default: 10 for the embedded runtime, else the profile's, else 1).
+    /// Protocol seconds per wall second of the target's clock (default: the
+    /// embedded runtime runs on virtual time, waits cost no wall time; else
+    /// the profile's, else 1).
     #[arg(long, value_name = "F")]
     time_scale: Option<f64>,
     /// Wall seconds a case may need by its own designed waits (sleeps, waits

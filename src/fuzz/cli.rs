@@ -48,7 +48,8 @@ pub struct FuzzArgs {
     /// Multiply every deadline by this factor.
     #[arg(long, default_value_t = 1.0, value_name = "F")]
     pub timeout_scale: f64,
-    /// Protocol seconds per wall second of the target (default: 10 embedded, else the profile's).
+    /// Protocol seconds per wall second of the target (default: virtual time
+    /// for the embedded runtime, else the profile's).
     #[arg(long, value_name = "F")]
     pub time_scale: Option<f64>,
     /// Largest frame accepted from the target, in bytes.
