@@ -1,4 +1,7 @@
+use super::marker::MARK_OPEN;
 use super::*;
+use crate::fuzz::gen::Gen;
+use serde_json::json;
 
 fn ctx<'a>(features: &'a [String], job: &'a dyn Fn(u32) -> Option<String>) -> FrameCtx<'a> {
     FrameCtx {
