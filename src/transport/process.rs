@@ -63,9 +63,10 @@ pub fn left_behind_total() -> usize {
 /// With a `group` (one target stopping) only processes that can have left
 /// it are read for the marker: our descendants (the harness is a subreaper,
 /// so an escapee's line of parents ends here) outside every live target's
-/// group. Usually there are none, and a stop costs one read of each
-/// process's `stat`, not of its environment too: with many targets at once
-/// the reads of every process's environment were most of the harness's CPU.
+/// group, found from the `stat` of processes born since the group's leader.
+/// Usually there are none, so a stop reads no environment at all: with many
+/// targets at once, reading every process's `stat` and environment at every
+/// stop was more than half of the harness's CPU.
 fn sweep(marker: &str, group: Option<i32>) -> Vec<String> {
     let needle = format!("{MARKER_VAR}={marker}");
     let Ok(dir) = std::fs::read_dir("/proc") else {
