@@ -505,7 +505,7 @@ fn list(sel: &SelectArgs) -> Result<i32, UsageError> {
         console::println(&format!(
             "{:<56} {:<6} §{:<8} {}",
             c.id,
-            c.level.as_str(),
+            c.level.label(),
             c.sections.join(","),
             c.title
         ));
@@ -527,7 +527,7 @@ fn explain(id: &str, sel: &SelectArgs) -> Result<i32, UsageError> {
     console::println(&format!(
         "requirement (§{}, {}):\n  \"{}\"\n",
         c.sections.join(", §"),
-        c.level.as_str(),
+        c.level.label(),
         c.requirement
     ));
     console::println(&format!("source: {}\n", c.location()));

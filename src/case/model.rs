@@ -110,34 +110,10 @@ impl Case {
     }
 }
 
-/// RFC 2119 level. `MUST NOT` / `SHOULD NOT` requirements are written as
-/// `MUST` / `SHOULD` (the negation lives in the requirement sentence).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Level {
-    Must,
-    Should,
-    May,
-    /// The quoted sentence describes the behaviour without an RFC 2119
-    /// keyword: a deviation is reported as INFO, never as a violation.
-    Info,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Must => "MUST",
-            Level::Should => "SHOULD",
-            Level::May => "MAY",
-            Level::Info => "INFO",
-        }
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// RFC 2119 level, one type for cases and verdicts. `MUST NOT` / `SHOULD NOT`
+/// requirements are written as `MUST` / `SHOULD` (the negation lives in the
+/// requirement sentence).
+pub use crate::verdict::Level;
 
 /// Which side of the protocol the harness plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]

@@ -79,7 +79,7 @@ pub(crate) fn check(case: &mut Case) -> Result<(), Problem> {
 
 /// A case's level must be the one its quoted sentence carries (both roles).
 pub(crate) fn level(case: &Case) -> Option<String> {
-    crate::conformance::level_unsupported(case.level.as_str(), &case.requirement)
+    crate::conformance::level_unsupported(case.level.label(), &case.requirement)
 }
 
 /// Longest wait a case may write as a literal: anything longer is sized by

@@ -20,7 +20,7 @@ pub(crate) mod shared;
 mod steps;
 mod upstream;
 
-use crate::case::{Case, Level};
+use crate::case::Case;
 use crate::checks::Monitor;
 use crate::limits::Limits;
 use crate::target::Target;
@@ -315,14 +315,6 @@ pub async fn run_case(case: &Case, target: &Target, opts: &EngineOptions) -> Out
     outcome.harness_lag = harness_lag;
     lag::annotate(&mut outcome);
     outcome
-}
-
-pub fn verdict_for(level: Level) -> Verdict {
-    match level {
-        Level::Must => Verdict::Fail,
-        Level::Should => Verdict::Warn,
-        Level::May | Level::Info => Verdict::Info,
-    }
 }
 
 impl Run<'_> {

@@ -112,7 +112,7 @@ pub(crate) fn outcome(result: StepResult, level: Level, line: usize) -> Outcome 
             expected,
             actual,
         }) => {
-            let mut o = Outcome::new(super::verdict_for(level), reason);
+            let mut o = Outcome::new(Verdict::for_level(level), reason);
             o.expected = expected;
             o.actual = actual;
             o

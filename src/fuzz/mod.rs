@@ -97,7 +97,7 @@ pub const REPLAYS: usize = 3;
 /// as it does when `run --case` replays the reproducer.
 fn at_level(v: Verdict, level: crate::case::Level) -> Verdict {
     if v == Verdict::Fail {
-        crate::engine::verdict_for(level)
+        Verdict::for_level(level)
     } else {
         v
     }

@@ -175,7 +175,7 @@ pub fn render(actions: &[Action], cfg: &ModelConfig, header: &Header) -> Plan {
     doc.insert("id".into(), json!(header.id));
     doc.insert("title".into(), json!(header.title));
     doc.insert("sections".into(), json!(header.sections));
-    doc.insert("level".into(), json!(header.level.as_str()));
+    doc.insert("level".into(), json!(header.level.label()));
     doc.insert("requirement".into(), json!(header.requirement));
     if !features.is_empty() {
         doc.insert("requires".into(), json!({ "features": features }));

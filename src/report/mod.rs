@@ -173,7 +173,7 @@ impl CaseRecord {
             id: c.id.clone(),
             title: c.title.clone(),
             sections: c.sections.clone(),
-            level: c.level.as_str().to_string(),
+            level: c.level.label().to_string(),
             requirement: c.requirement.clone(),
             tags: c.tags.clone(),
             source: c.location(),
