@@ -187,17 +187,8 @@ pub async fn command(a: FuzzArgs) -> Result<i32, UsageError> {
         model,
         target_arg: a.target.clone(),
         faults: a.fault.clone(),
-        // On virtual time the harness and the embedded runtime share one
-        // current-thread runtime: a runtime per core keeps every core busy.
-        threads: if crate::target::on_virtual_time(
-            a.target.as_deref(),
-            a.profile.as_deref(),
-            a.time_scale,
-        ) {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            1
-        },
+        // A runtime per core, where the target allows it (`FuzzOptions::threads`).
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         ..FuzzOptions::default()
     };
     if !a.quiet {

@@ -61,9 +61,10 @@ pub struct FuzzOptions {
     pub target_arg: Option<String>,
     pub faults: Vec<String>,
     /// Threads that share the `jobs` iterations, each on its own paused
-    /// (virtual-time) runtime: only for the embedded runtime on virtual
+    /// (virtual-time) runtime. Used only for the embedded runtime on virtual
     /// time, whose one current-thread runtime otherwise keeps the fuzzer on
-    /// one core. 1: every iteration runs on the caller's runtime.
+    /// one core; any other target runs every iteration on the caller's
+    /// runtime, as with 1.
     pub threads: usize,
 }
 
@@ -269,9 +270,10 @@ pub async fn fuzz(
     let jobs = opts.jobs.max(1);
     // Only the embedded runtime on virtual time can be rebuilt on another
     // (paused) runtime.
-    let threads = match shared.target.on_this_runtime() {
-        Some(_) => opts.threads.clamp(1, jobs),
-        None => 1,
+    let threads = if shared.target.on_this_runtime().is_some() {
+        opts.threads.clamp(1, jobs)
+    } else {
+        1
     };
     let done = if threads == 1 {
         let target = shared.target.clone();

@@ -115,7 +115,8 @@ fn sweep(marker: &str, group: Option<i32>) -> Vec<String> {
             match procs.get(&pid) {
                 _ if pid == me || live.contains(&pid) => return true,
                 Some((ppid, ..)) => pid = *ppid,
-                // Gone since the listing: perhaps ours (read it); 0: the top.
+                // Not read (born before the leader, or gone since the
+                // listing): perhaps ours, so read it; 0: the top.
                 None => return pid != 0,
             }
         }
