@@ -11,7 +11,12 @@
 //! Every target therefore carries a marker in its environment, inherited by
 //! all its descendants; when the target is stopped the harness (a child
 //! subreaper, so orphans are re-parented to it and can be reaped) kills
-//! every process still carrying the marker, and says so.
+//! every process still carrying the marker, and says so (see [`sweep`]).
+
+mod sweep;
+
+pub use sweep::left_behind_total;
+use sweep::sweep;
 
 use super::TransportError;
 use std::collections::{BTreeSet, VecDeque};
@@ -47,142 +52,6 @@ pub fn kill_all() {
 
 /// Environment variable marking a target and its descendants.
 pub const MARKER_VAR: &str = "ARCP_CONFORM_TARGET";
-
-/// Processes killed because a target left them behind, over the run.
-static LEFT_BEHIND: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// How many processes targets left behind (and the harness killed) so far.
-pub fn left_behind_total() -> usize {
-    LEFT_BEHIND.load(std::sync::atomic::Ordering::SeqCst)
-}
-
-/// Kill every live process whose environment carries a marker starting with
-/// `marker` and that is not in `group` (the group is killed as a whole);
-/// reap those that were re-parented to us. Returns "pid N (`command`)" for each.
-///
-/// With a `group` (one target stopping) only processes that can have left
-/// it are read for the marker: our descendants (the harness is a subreaper,
-/// so an escapee's line of parents ends here) outside every live target's
-/// group, found from the `stat` of processes born since the group's leader.
-/// Usually there are none, so a stop reads no environment at all: with many
-/// targets at once, reading every process's `stat` and environment at every
-/// stop was more than half of the harness's CPU.
-fn sweep(marker: &str, group: Option<i32>) -> Vec<String> {
-    let needle = format!("{MARKER_VAR}={marker}");
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return vec![];
-    };
-    let me = std::process::id() as i32;
-    let live = live_group_ids();
-    let born_since = group.and_then(born_since);
-    // pid -> (ppid, pgrp, zombie?, command): an escapee's parent may be a
-    // dying member of the group, so those are read too.
-    let mut procs = std::collections::HashMap::new();
-    for e in dir.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        // Not read: ourselves, live targets' leaders (our children, in
-        // their own groups), and processes older than the group's leader.
-        if pid == me || live.contains(&pid) || born_since.as_ref().is_some_and(|b| !b(pid)) {
-            continue;
-        }
-        // One read into a stack buffer: `stat` is a few hundred bytes, and
-        // this runs for every process at every target's stop.
-        let mut buf = [0u8; 1024];
-        let n = match std::fs::File::open(e.path().join("stat")) {
-            Ok(mut f) => std::io::Read::read(&mut f, &mut buf).unwrap_or(0),
-            Err(_) => continue,
-        };
-        let stat = String::from_utf8_lossy(&buf[..n]);
-        // Fields after the parenthesised command: state ppid pgrp ...
-        let Some((head, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let (Some(ppid), Some(pgrp)) = (
-            f.get(1).and_then(|p| p.parse::<i32>().ok()),
-            f.get(2).and_then(|p| p.parse::<i32>().ok()),
-        ) else {
-            continue;
-        };
-        let name = head.split_once('(').map_or("?", |(_, n)| n).to_string();
-        procs.insert(pid, (ppid, pgrp, f[0] == "Z", name));
-    }
-    let ours = |mut pid: i32| {
-        // Bounded: a pid cycle cannot happen, but a racing snapshot is odd.
-        for _ in 0..procs.len() + 1 {
-            match procs.get(&pid) {
-                _ if pid == me || live.contains(&pid) => return true,
-                Some((ppid, ..)) => pid = *ppid,
-                // Not read (born before the leader, or gone since the
-                // listing): perhaps ours, so read it; 0: the top.
-                None => return pid != 0,
-            }
-        }
-        false
-    };
-    let mut killed = vec![];
-    for (&pid, (ppid, pgrp, zombie, name)) in &procs {
-        if *zombie || group == Some(*pgrp) {
-            continue;
-        }
-        if group.is_some() && (live.contains(pgrp) || !ours(pid)) {
-            continue;
-        }
-        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        let marked = env.split(|b| *b == 0).any(|v| {
-            let v = String::from_utf8_lossy(v);
-            v.starts_with(&needle) && (marker.ends_with('.') || v.len() == needle.len())
-        });
-        if !marked {
-            continue;
-        }
-        // SAFETY: plain syscalls on a pid we just found carrying our marker.
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-        killed.push(format!("pid {pid} (`{name}`)"));
-        if *ppid == me {
-            reap_soon(pid);
-        }
-    }
-    killed.sort();
-    LEFT_BEHIND.fetch_add(killed.len(), std::sync::atomic::Ordering::SeqCst);
-    killed
-}
-
-/// Was `pid` created after `leader`? Pids are handed out in increasing
-/// order, wrapping at `pid_max`; `/proc/loadavg` names the latest. A
-/// process that left the group was born after its leader; older ones need
-/// not be read. `None` (every pid) if the latest is unknown.
-fn born_since(leader: i32) -> Option<impl Fn(i32) -> bool> {
-    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let last: i32 = text.split_whitespace().nth(4)?.parse().ok()?;
-    Some(move |pid: i32| {
-        if last >= leader {
-            pid > leader && pid <= last
-        } else {
-            pid > leader || pid <= last
-        }
-    })
-}
-
-/// Reap a killed orphan re-parented to us, without blocking the caller.
-fn reap_soon(pid: i32) {
-    std::thread::spawn(move || {
-        for _ in 0..100 {
-            let mut status = 0;
-            // SAFETY: waits only for this pid, which is our child.
-            if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } != 0 {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    });
-}
 
 /// Make the harness a child subreaper (Linux), so a target's orphans are
 /// re-parented to it rather than to init, and can be reaped.
@@ -687,19 +556,6 @@ pub(crate) mod tests {
         left.sort();
         assert_eq!(left.len(), 2, "{left:?}");
         assert!(left.iter().all(|l| l.contains("(`sleep`)")), "{left:?}");
-    }
-
-    #[test]
-    fn born_since_follows_pid_wraparound() {
-        // Whatever the latest pid is now, pids from 1 up to it are "born
-        // since" a leader with a larger pid (the counter wrapped).
-        let after = born_since(i32::MAX - 1).expect("/proc/loadavg");
-        assert!(after(1));
-        assert!(!after(i32::MAX - 1));
-        let me = std::process::id() as i32;
-        let since_me = born_since(me).unwrap();
-        assert!(!since_me(me));
-        assert!(!since_me(me - 1) || me == 1);
     }
 
     #[tokio::test]
