@@ -33,13 +33,34 @@ pub struct Instance {
     pub state_dir: Option<StateDir>,
 }
 
-/// A per-case directory, removed on drop.
+/// A per-case directory, removed on drop (or, when the target left it
+/// empty, kept for a later case: indistinguishable from a new one, and a
+/// directory's creation and removal on a journaling filesystem cost more
+/// than the rest of the harness's side of a short stdio case).
 pub struct StateDir(pub std::path::PathBuf);
+
+/// Empty state directories waiting for a case; removed at exit.
+static SPARE_DIRS: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Spares kept at most: about one per concurrent case.
+const SPARES: usize = 64;
+
+fn spare_dirs() -> std::sync::MutexGuard<'static, Vec<std::path::PathBuf>> {
+    SPARE_DIRS.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl StateDir {
     pub(crate) fn new() -> Option<StateDir> {
+        if let Some(p) = spare_dirs().pop() {
+            return Some(StateDir(p));
+        }
+        static AT_EXIT: std::sync::Once = std::sync::Once::new();
+        AT_EXIT.call_once(|| {
+            // SAFETY: registers a plain `extern "C" fn` that takes no locks it could wait on.
+            unsafe { libc::atexit(remove_spare_dirs) };
+        });
         let p = std::env::temp_dir().join(format!("arcp-conform-{}", crate::ids::ulid()));
-        // One mkdir (the temp dir exists): this runs for every case.
+        // One mkdir (the temp dir exists).
         std::fs::create_dir(&p)
             .or_else(|_| std::fs::create_dir_all(&p))
             .ok()
@@ -49,9 +70,26 @@ impl StateDir {
 
 impl Drop for StateDir {
     fn drop(&mut self) {
-        // Most targets leave it empty: one rmdir, the full walk otherwise.
+        let empty = std::fs::read_dir(&self.0).is_ok_and(|mut d| d.next().is_none());
+        if empty {
+            let mut spares = spare_dirs();
+            if spares.len() < SPARES {
+                spares.push(std::mem::take(&mut self.0));
+                return;
+            }
+        }
         if std::fs::remove_dir(&self.0).is_err() {
             let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// At exit (also after Ctrl-C): remove the spare directories. Skipped if
+/// another thread holds the list at that moment, rather than wait.
+extern "C" fn remove_spare_dirs() {
+    if let Ok(mut spares) = SPARE_DIRS.try_lock() {
+        for p in spares.drain(..) {
+            let _ = std::fs::remove_dir(p);
         }
     }
 }
@@ -339,5 +377,24 @@ impl Target {
             } => g.stderr_tail(),
             _ => String::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StateDir;
+
+    #[test]
+    fn an_empty_state_dir_is_kept_for_a_later_case_and_a_used_one_removed() {
+        let used = StateDir::new().unwrap();
+        let used_path = used.0.clone();
+        std::fs::write(used_path.join("credentials.json"), "{}").unwrap();
+        drop(used);
+        assert!(!used_path.exists(), "a used directory is removed");
+        let empty = StateDir::new().unwrap();
+        let path = empty.0.clone();
+        drop(empty);
+        // Kept (as a spare, or already handed to another test's case).
+        assert!(path.is_dir(), "an empty one is kept");
     }
 }

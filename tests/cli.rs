@@ -363,3 +363,40 @@ fn cases_needing_any_agent_run_on_a_target_without_the_conformance_agent() {
     assert!(text(&o).contains("UNTESTABLE"), "{}", text(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_run_leaves_no_state_directory_behind() {
+    // Stdio targets get a per-case ARCP_CONFORM_STATE_DIR; empty ones are
+    // reused between cases and removed at exit, used ones at the case's end.
+    let dir = tmp("state-dirs");
+    let target = format!("{BIN} serve --stdio --time-scale 10");
+    let o = Command::new(BIN)
+        .args([
+            "run",
+            "--target",
+            &target,
+            "--select",
+            "session.*",
+            "--jobs",
+            "4",
+        ])
+        .args(["--select", "credentials.revocation.*"])
+        .env("NO_COLOR", "1")
+        .env("TMPDIR", &dir)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(t.contains("PASS"), "{t}");
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("arcp-conform-"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "left behind in {}: {left:?}",
+        dir.display()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
