@@ -239,7 +239,11 @@ fn main() {
         ping_row("frames, embedded, virtual time", &embedded(), secs, 1).await;
         ping_row("frames, embedded, virtual time", &embedded(), secs, 64).await;
     });
-    let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+    // As the CLI runs wall-time sessions: one thread.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     rt.block_on(async {
         let embedded = || Arc::new(Target::embedded(suite_runtime_config(EMBEDDED_TIME_SCALE)));
         fuzz_row("fuzz, embedded, time x10, jobs 2", embedded(), 2, 1, iterations).await;

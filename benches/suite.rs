@@ -22,7 +22,11 @@ mod common;
 use common::cpu;
 
 fn main() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    // As `arcp-conform run` has it: one thread for wall-time runs.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let cases: Vec<_> = arcp_conform::suite::runtime_suite()
         .unwrap()
         .into_iter()

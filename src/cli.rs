@@ -250,8 +250,16 @@ pub fn main() -> i32 {
     };
     let rt = match if wants_virtual_time(&cli) {
         Ok(crate::clock::virtual_runtime())
-    } else {
+    } else if matches!(cli.command, Some(Command::Serve(_) | Command::Driver(_))) {
+        // An implementation under test: a runtime server takes many sessions.
         tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        // The harness waits on its targets: one thread leaves the cores to
+        // them and spares cross-thread wake-ups (harness CPU per frame
+        // against `serve --stdio`: benches/README.md).
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
     } {
