@@ -88,6 +88,14 @@ pub fn output(text: &str) -> String {
 /// Redact one frame for logging, registering the secrets it carries first.
 /// Non-JSON text is scrubbed with a pattern.
 pub fn frame(text: &str) -> String {
+    // Most frames have no key that can hold a secret, spelled out or
+    // escaped: they are kept as sent, unparsed (this runs for every frame).
+    if !["token\"", "value\"", "\\u"]
+        .iter()
+        .any(|k| text.contains(k))
+    {
+        return text.to_string();
+    }
     match serde_json::from_str::<Value>(text) {
         Ok(mut v) => {
             register_frame(&v);
@@ -152,6 +160,15 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("not-a-credential"));
+    }
+
+    #[test]
+    fn a_key_spelled_with_escapes_is_still_redacted() {
+        let out = frame(r#"{"payload":{"auth":{"tok\u0065n":"tok-escaped-1"}}}"#);
+        assert!(!out.contains("tok-escaped-1"), "{out}");
+        // A frame without such keys is kept as sent.
+        let plain = r#"{"type": "session.ping", "payload": {"nonce": "n1"}}"#;
+        assert_eq!(frame(plain), plain);
     }
 
     #[test]
