@@ -190,6 +190,33 @@ fn a_seed_always_generates_the_same_sequences() {
     assert_ne!(texts(99), texts(100));
 }
 
+/// The fuzzer loads its cases with lines read off the text, unchecked
+/// (`case::parse_rendered`): they must be the lines the checked loader finds.
+#[test]
+fn generated_cases_load_with_the_lines_the_checked_loader_finds() {
+    let cfg = ModelConfig::default();
+    let lines = |c: &arcp_conform::case::Case| {
+        let steps: Vec<usize> = c.steps.iter().map(|s| s.line).collect();
+        (c.line, steps)
+    };
+    for seed in [1, 7, 99] {
+        for i in 0..150 {
+            let (_, plan) = fuzz::plan_for(seed, i, &cfg);
+            let fast = fuzz::load(&plan).unwrap();
+            let checked = arcp_conform::case::parse_str(&plan.yaml, std::path::Path::new("<t>"))
+                .unwrap()
+                .remove(0);
+            assert_eq!(
+                lines(&fast),
+                lines(&checked),
+                "seed {seed} iteration {i}\n{}",
+                plan.yaml
+            );
+            assert!(fast.steps.iter().all(|s| s.line > 0));
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_with_the_same_seed_generate_the_same_cases() {
     let run = |jobs| {

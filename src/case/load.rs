@@ -183,14 +183,23 @@ impl Locator<'_> {
     }
 }
 
-/// Lines of the items of document `doc`'s top-level `steps:` when written in
-/// block style, read off the text. Each [`Locator::find`] re-reads the whole
-/// document, so finding every step that way costs a parse per step (the
-/// fuzzer's generated cases have dozens); this costs one pass, and
-/// [`step_lines`] checks it against the locator before trusting it.
-fn block_step_lines(text: &str, doc: usize) -> Option<Vec<usize>> {
+/// Lines of document `doc` read off the text, in one pass. Each
+/// [`Locator::find`] re-reads the whole document, so finding every step that
+/// way costs a parse per step (the fuzzer's generated cases have dozens).
+struct TextLines {
+    /// The first line of content: the root node's, unless a `---` line holds
+    /// content (then `None`).
+    first: Option<usize>,
+    /// The items of a top-level `steps:` written in block style;
+    /// [`step_lines`] checks them against the locator before trusting them
+    /// (unless the text is [`Layout::Rendered`]).
+    steps: Option<Vec<usize>>,
+}
+
+fn text_lines(text: &str, doc: usize) -> TextLines {
     let mut current = 0;
     let (mut started, mut marker) = (false, false);
+    let (mut first, mut marker_content) = (None, false);
     let mut in_steps = false;
     let mut indent: Option<usize> = None;
     let mut out = vec![];
@@ -205,11 +214,14 @@ fn block_step_lines(text: &str, doc: usize) -> Option<Vec<usize>> {
             .filter(|c| matches!(c, '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'))
             .count();
         if line.starts_with("---") || line.starts_with("...") {
-            if line.starts_with("---") {
+            if let Some(rest) = line.strip_prefix("---") {
                 if started || marker {
                     current += 1;
                 }
                 marker = true;
+                if current == doc && first.is_none() {
+                    marker_content |= !rest.split('#').next().unwrap_or("").trim().is_empty();
+                }
             }
             if in_steps {
                 break;
@@ -224,9 +236,10 @@ fn block_step_lines(text: &str, doc: usize) -> Option<Vec<usize>> {
         if current != doc {
             continue;
         }
+        first.get_or_insert(number);
         let ind = line.len() - trimmed.len();
         if !in_steps {
-            in_steps = ind == 0 && line.split('#').next()?.trim_end() == "steps:";
+            in_steps = ind == 0 && line.split('#').next().unwrap_or("").trim_end() == "steps:";
             continue;
         }
         let want = *indent.get_or_insert(ind);
@@ -238,18 +251,24 @@ fn block_step_lines(text: &str, doc: usize) -> Option<Vec<usize>> {
             out.push(number);
         }
     }
-    (!out.is_empty()).then_some(out)
+    TextLines {
+        first: first.filter(|_| !marker_content),
+        steps: (!out.is_empty()).then_some(out),
+    }
 }
 
 /// Set each step's line: from the text when its layout allows and the
 /// locator agrees on the first and last step, else node by node.
-fn step_lines(loc: &Locator<'_>, steps: &mut [Step]) {
+fn step_lines(loc: &Locator<'_>, steps: &mut [Step], read: Option<Vec<usize>>, layout: Layout) {
     let path = |i: usize| vec![Seg::Key("steps"), Seg::Index(i)];
     let nested = steps.iter().any(|s| matches!(s.kind, StepKind::Repeat(_)));
-    if let Some(lines) = block_step_lines(loc.text, loc.doc).filter(|l| l.len() == steps.len()) {
-        let first = loc.find(&path(0)).map(|(l, _)| l);
-        let last = loc.find(&path(steps.len() - 1)).map(|(l, _)| l);
-        if !nested && first == lines.first().copied() && last == lines.last().copied() {
+    if let Some(lines) = read.filter(|l| l.len() == steps.len()) {
+        let agree = layout == Layout::Rendered || {
+            let first = loc.find(&path(0)).map(|(l, _)| l);
+            let last = loc.find(&path(steps.len() - 1)).map(|(l, _)| l);
+            first == lines.first().copied() && last == lines.last().copied()
+        };
+        if !nested && agree {
             for (s, l) in steps.iter_mut().zip(lines) {
                 s.line = l;
             }
@@ -280,6 +299,27 @@ fn fill_lines(loc: &Locator<'_>, steps: &mut [Step], path: &mut Vec<Seg>) {
 /// each case's `source`. Empty documents are skipped; a file with no case at
 /// all is an error.
 pub fn parse_str(text: &str, path: &Path) -> Result<Vec<Case>, CaseError> {
+    parse(text, path, Layout::Any)
+}
+
+/// [`parse_str`] for text this program rendered in block style (the
+/// fuzzer's cases, one per iteration): lines are read off the text without
+/// checking them against re-reads of the document, which cost three parses
+/// per case. The fuzzer's tests check that both ways agree.
+pub fn parse_rendered(text: &str, path: &Path) -> Result<Vec<Case>, CaseError> {
+    parse(text, path, Layout::Rendered)
+}
+
+/// How far the text's layout can be trusted for lines.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Anything a user wrote: lines read off the text are checked.
+    Any,
+    /// Block style, as serde_yaml_ng renders.
+    Rendered,
+}
+
+fn parse(text: &str, path: &Path, layout: Layout) -> Result<Vec<Case>, CaseError> {
     let mut cases: Vec<Case> = Vec::new();
     for (doc_index, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let parsed = Option::<CaseDe>::deserialize(doc).map_err(|e| yaml_error(path, e))?;
@@ -291,8 +331,13 @@ pub fn parse_str(text: &str, path: &Path) -> Result<Vec<Case>, CaseError> {
             doc: doc_index,
         };
         case.source = path.to_path_buf();
-        case.line = loc.find(&[]).map(|(l, _)| l).unwrap_or(1);
-        step_lines(&loc, &mut case.steps);
+        let read = text_lines(text, doc_index);
+        case.line = read
+            .first
+            .filter(|_| layout == Layout::Rendered)
+            .or_else(|| loc.find(&[]).map(|(l, _)| l))
+            .unwrap_or(1);
+        step_lines(&loc, &mut case.steps, read.steps, layout);
         let checked = match case.role {
             Role::Client => client_check::check(&mut case),
             Role::Runtime => validate::check(&mut case),
@@ -499,8 +544,13 @@ mod tests {
 
     #[test]
     fn step_lines_read_off_the_text_match_the_yaml_structure() {
-        assert_eq!(block_step_lines(TEXT, 0), Some(vec![8, 12, 14]));
-        assert_eq!(block_step_lines(TEXT, 1), Some(vec![25, 26]));
+        assert_eq!(text_lines(TEXT, 0).steps, Some(vec![8, 12, 14]));
+        assert_eq!(text_lines(TEXT, 1).steps, Some(vec![25, 26]));
+        assert_eq!(text_lines(TEXT, 0).first, Some(2));
+        assert_eq!(text_lines(TEXT, 1).first, Some(19));
+        // Content on the `---` line: the root's line is not read off the text.
+        assert_eq!(text_lines("--- {id: a}\n", 0).first, None);
+        assert_eq!(text_lines("--- # c\nid: a\n", 0).first, Some(2));
         let cases = parse_str(TEXT, Path::new("t.yaml")).unwrap();
         let lines = |c: &Case| c.steps.iter().map(|s| s.line).collect::<Vec<_>>();
         assert_eq!(lines(&cases[0]), [8, 12, 14]);
@@ -511,12 +561,12 @@ mod tests {
         assert_eq!(lines(&cases[1]), [25, 26]);
         // A quoted scalar holding LS and PS: YAML counts them as line breaks.
         let breaks = "id: a.e\ntitle: t\nsections: [\"5\"]\nlevel: MUST\nrequirement: \"x\"\nsteps:\n- open: {}\n  note: '\u{2028}\u{2029} '\n- sleep: 1s\n";
-        assert_eq!(block_step_lines(breaks, 0), Some(vec![7, 11]));
+        assert_eq!(text_lines(breaks, 0).steps, Some(vec![7, 11]));
         let c = parse_str(breaks, Path::new("b.yaml")).unwrap();
         assert_eq!(lines(&c[0]), [7, 11]);
         // Flow style has no block lines: the locator finds them.
         let flow = "id: a.d\ntitle: t\nsections: [\"5\"]\nlevel: MUST\nrequirement: \"x\"\nsteps: [{open: {}},\n  {sleep: 1s}]\n";
-        assert_eq!(block_step_lines(flow, 0), None);
+        assert_eq!(text_lines(flow, 0).steps, None);
         let c = parse_str(flow, Path::new("f.yaml")).unwrap();
         assert_eq!(lines(&c[0]), [6, 7]);
     }

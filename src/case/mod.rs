@@ -34,7 +34,7 @@ mod tests;
 
 pub use crate::duration::parse_duration;
 pub use load::{
-    case_files, check_dependencies, check_levels, load_dir, load_file, load_sources, parse_str,
-    CaseError,
+    case_files, check_dependencies, check_levels, load_dir, load_file, load_sources,
+    parse_rendered, parse_str, CaseError,
 };
 pub use model::*;

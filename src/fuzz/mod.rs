@@ -176,7 +176,7 @@ pub fn plan_for(seed: u64, iteration: u64, cfg: &ModelConfig) -> (Vec<Action>, P
 
 /// Load a rendered plan as a case.
 pub fn load(plan: &Plan) -> Result<Case, String> {
-    crate::case::parse_str(&plan.yaml, std::path::Path::new("<fuzz>"))
+    crate::case::parse_rendered(&plan.yaml, std::path::Path::new("<fuzz>"))
         .map_err(|e| e.to_string())?
         .into_iter()
         .next()
