@@ -51,8 +51,11 @@ fn spare_dirs() -> std::sync::MutexGuard<'static, Vec<std::path::PathBuf>> {
 
 impl StateDir {
     pub(crate) fn new() -> Option<StateDir> {
-        if let Some(p) = spare_dirs().pop() {
-            return Some(StateDir(p));
+        // (Unless something cleaned the temp directory meanwhile.)
+        while let Some(p) = spare_dirs().pop() {
+            if p.is_dir() {
+                return Some(StateDir(p));
+            }
         }
         static AT_EXIT: std::sync::Once = std::sync::Once::new();
         AT_EXIT.call_once(|| {
