@@ -300,10 +300,12 @@ fn main() {
         let dir = std::env::temp_dir().join(format!("arcp-conform-stall-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let json = dir.join("stall.json");
+        let html = dir.join("stall.html");
         let driver = r#"{ printf '%s\n' "{\"arcp\":\"1.1\",\"id\":\"msg_01STALL0000000000000000000001\",\"type\":\"session.hello\",\"payload\":{\"client\":{\"name\":\"stall\",\"version\":\"0\"},\"auth\":{\"scheme\":\"bearer\",\"token\":\"$ARCP_CONFORM_TOKEN\"},\"capabilities\":{\"encodings\":[\"json\"],\"features\":[\"heartbeat\"]}}}"; sleep 0.3; printf '%s\n' "{\"arcp\":\"1.1\",\"id\":\"msg_01STALL0000000000000000000002\",\"type\":\"job.submit\",\"payload\":{\"agent\":\"echo\",\"input\":{}}}"; sleep 20; } | sh -c "$ARCP_CONFORM_RUNTIME_CMD" >/dev/null"#;
         let o = std::process::Command::new(EXE)
             .args(["client", "--color", "never", "-j", "3", "--transport", "stdio"])
             .args(["-t", driver, "--json", json.to_str().unwrap()])
+            .args(["--html", html.to_str().unwrap()])
             .args(["-s", "client.features.no-ack-unless-negotiated", "-s", "client.features.no-subscribe-unless-negotiated"])
             .args(["-s", "client.wire.unknown-envelope-fields"])
             .output()
@@ -320,6 +322,14 @@ fn main() {
         check(!out.contains("\nFAIL client.features.no-ack-unless-negotiated\n"), || out.to_string())?;
         let report = std::fs::read_to_string(&json).map_err(|e| e.to_string())?;
         check(report.contains("\"stalls\""), || report.clone())?;
+        // The HTML report groups them as the console does.
+        let page = std::fs::read_to_string(&html).map_err(|e| e.to_string())?;
+        check(
+            page.matches("cases stalled at one point").count() == 1
+                && page.contains("3 cases stalled")
+                && page.contains("stalled at one point with 2 other case(s)"),
+            || page.clone(),
+        )?;
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }));

@@ -110,6 +110,29 @@ pub fn run_page(report: &RunReport) -> String {
         for (i, c) in broken.iter().enumerate() {
             s.push_str(&detail(&format!("i{i}"), c));
         }
+    }
+    if !report.stalls.is_empty() {
+        // As the console has them: one root cause, each case one link.
+        s.push_str("<h2>Stalls</h2><p>Cases that stalled at one point: one root cause the harness can name but not judge, listed once; not a verdict of its own.</p><ul>");
+        for st in &report.stalls {
+            let links: Vec<String> = st
+                .cases
+                .iter()
+                .map(|id| match report.cases.iter().position(|c| &c.id == id) {
+                    Some(i) => format!("<a href=\"#c{i}\">{}</a>", esc(id)),
+                    None => esc(id),
+                })
+                .collect();
+            s.push_str(&format!(
+                "<li>{} cases stalled at one point: {}<br>{}</li>",
+                st.cases.len(),
+                esc(&st.point),
+                links.join(", ")
+            ));
+        }
+        s.push_str("</ul>");
+    }
+    if !broken.is_empty() || !report.stalls.is_empty() {
         s.push_str("<h2>Cases</h2>");
     }
     s.push_str(&filters(&areas));
@@ -137,11 +160,18 @@ pub fn run_page(report: &RunReport) -> String {
             }),
             esc(&{
                 let why = c.flaky.as_deref().unwrap_or(&c.reason);
-                if c.invariants.is_empty() {
+                let mut why = if c.invariants.is_empty() {
                     why.to_string()
                 } else {
                     format!("{why} [also broke {}]", c.invariants.join(", "))
+                };
+                if let Some(st) = report.stalls.iter().find(|st| st.cases.contains(&c.id)) {
+                    why.push_str(&format!(
+                        " [stalled at one point with {} other case(s)]",
+                        st.cases.len() - 1
+                    ));
                 }
+                why
             })
         ));
     }
