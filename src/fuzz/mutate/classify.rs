@@ -111,6 +111,27 @@ pub(super) fn classify(v: &Value, ctx: &FrameCtx) -> (Class, Option<String>, Opt
 /// Might this mutation close the session (a `session.close` the runtime
 /// is not bound to refuse)? The model then resumes the session.
 pub fn closes(m: &Mutant, arcp: &str, session: &str) -> bool {
+    // Asked several times per mutant (when the model picks actions, applies
+    // them, and renders the case), and each answer builds the whole frame:
+    // remembered per thread, for the mutant it was computed for.
+    type Memo = std::collections::HashMap<(String, String, String), (Mutant, bool)>;
+    thread_local!(static MEMO: std::cell::RefCell<Memo> = Default::default());
+    let key = (m.id.clone(), arcp.to_string(), session.to_string());
+    if let Some(hit) = MEMO.with_borrow(|memo| memo.get(&key).filter(|(k, _)| k == m).map(|h| h.1))
+    {
+        return hit;
+    }
+    let answer = closes_now(m, arcp, session);
+    MEMO.with_borrow_mut(|memo| {
+        if memo.len() >= 1024 {
+            memo.clear();
+        }
+        memo.insert(key, (m.clone(), answer));
+    });
+    answer
+}
+
+fn closes_now(m: &Mutant, arcp: &str, session: &str) -> bool {
     let features = crate::wire::Feature::all_names();
     let ctx = FrameCtx {
         arcp,
