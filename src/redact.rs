@@ -90,10 +90,11 @@ pub fn output(text: &str) -> String {
 pub fn frame(text: &str) -> String {
     // Most frames have no key that can hold a secret, spelled out or
     // escaped: they are kept as sent, unparsed (this runs for every frame).
-    if !["token\"", "value\"", "\\u"]
-        .iter()
-        .any(|k| text.contains(k))
-    {
+    let has_key = |k: &str| {
+        text.match_indices(k)
+            .any(|(i, _)| text[i + k.len()..].starts_with('"'))
+    };
+    if !text.contains("\\u") && !SECRET_KEYS.iter().any(|k| has_key(k)) {
         return text.to_string();
     }
     match serde_json::from_str::<Value>(text) {
