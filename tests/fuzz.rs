@@ -6,14 +6,26 @@
 
 use arcp_conform::engine::{run_case, EngineOptions};
 use arcp_conform::fuzz::{self, model::ModelConfig, FuzzOptions};
-use arcp_conform::runtime::{Fault, Faults};
-use arcp_conform::target::{suite_runtime_config, Target, EMBEDDED_TIME_SCALE};
+use arcp_conform::runtime::{Fault, Faults, RuntimeConfig};
+use arcp_conform::target::{
+    suite_runtime_config, virtual_runtime_config, Target, EMBEDDED_TIME_SCALE,
+};
 use arcp_conform::verdict::Verdict;
 use std::sync::Arc;
 use std::time::Duration;
 
 fn target(fault: Option<Fault>) -> Target {
-    let mut cfg = suite_runtime_config(EMBEDDED_TIME_SCALE);
+    with_fault(suite_runtime_config(EMBEDDED_TIME_SCALE), fault)
+}
+
+/// The embedded runtime on virtual time, as `arcp-conform fuzz` runs it:
+/// for a test on a paused runtime, where a generated expiry or sleep is
+/// exact however loaded the machine is.
+fn virtual_target(fault: Option<Fault>) -> Target {
+    with_fault(virtual_runtime_config(), fault)
+}
+
+fn with_fault(mut cfg: RuntimeConfig, fault: Option<Fault>) -> Target {
     if let Some(f) = fault {
         cfg.faults = Faults::none().with(f);
     }
@@ -42,11 +54,14 @@ fn options(seed: u64) -> FuzzOptions {
 }
 
 /// A short run with `fault` on finds something; its reproducer fails with
-/// the fault and passes without it.
+/// the fault and passes without it, on every replay. On virtual time (call
+/// it on a paused runtime), as the fuzz command runs the embedded runtime: on
+/// the sped-up wall clock a loaded machine can stretch a generated lease's
+/// few wall milliseconds before its expiry, and a replay then differs.
 async fn finds(fault: Fault, seed: u64) {
     let mut opts = options(seed);
     opts.faults = vec![fault.name().to_string()];
-    let report = fuzz::fuzz(Arc::new(target(Some(fault))), opts, |_| {}).await;
+    let report = fuzz::fuzz(Arc::new(virtual_target(Some(fault))), opts, |_| {}).await;
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     let f = report.findings.first().unwrap_or_else(|| {
         panic!(
@@ -71,14 +86,14 @@ async fn finds(fault: Fault, seed: u64) {
     );
     let opts = EngineOptions::default();
     // A broken per-frame rule is a finding of its own, beside the verdict.
-    let with = run_case(&case, &target(Some(fault)), &opts).await;
+    let with = run_case(&case, &virtual_target(Some(fault)), &opts).await;
     assert!(
         with.verdict != Verdict::Pass || !with.violations.is_empty(),
         "the reproducer of {} passes with `{fault}` on:\n{}",
         f.signature,
         f.text
     );
-    let without = run_case(&case, &target(None), &opts).await;
+    let without = run_case(&case, &virtual_target(None), &opts).await;
     assert!(
         without.verdict == Verdict::Pass && without.violations.is_empty(),
         "the reproducer of {} fails without `{fault}`: {} {:?}\n{}",
@@ -89,64 +104,64 @@ async fn finds(fault: Fault, seed: u64) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_silent_on_invalid() {
     finds(Fault::SilentOnInvalid, 11).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_skip_event_seq() {
     finds(Fault::SkipEventSeq, 12).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_no_pong() {
     finds(Fault::NoPong, 13).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_retryable_expiry() {
     finds(Fault::RetryableExpiry, 14).await;
 }
 
 // Semantic oracles: the plan predicts what a job's lease allows (§9.3, §9.6,
 // §9.7) and what its acceptance says (§7.5, §11).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_no_lease_enforcement() {
     finds(Fault::NoLeaseEnforcement, 15).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_ignore_budget() {
     finds(Fault::IgnoreBudget, 22).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_no_agent_version_suffix() {
     finds(Fault::NoAgentVersionSuffix, 17).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_no_trace_propagation() {
     finds(Fault::NoTracePropagation, 18).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_ignore_duplicate_key() {
     finds(Fault::IgnoreDuplicateKey, 19).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_ignore_lease_expiry() {
     finds(Fault::IgnoreLeaseExpiry, 20).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_no_timeout() {
     finds(Fault::NoTimeout, 21).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn finds_mix_inline_result() {
     finds(Fault::MixInlineResult, 23).await;
 }
@@ -248,16 +263,15 @@ fn exits(o: &std::process::Output, code: i32) {
 #[test]
 fn the_cli_replays_a_reproducer() {
     // A reproducer as the fuzzer writes it, replayed by `run --case`.
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = arcp_conform::clock::virtual_runtime();
     let dir = std::env::temp_dir().join(format!("arcp-fuzz-cli-{}", std::process::id()));
     let mut opts = options(13);
     opts.faults = vec!["no-pong".into()];
     opts.out = Some(dir.clone());
-    let report = rt.block_on(fuzz::fuzz(
-        Arc::new(target(Some(Fault::NoPong))),
-        opts,
-        |_| {},
-    ));
+    // The target is made on the paused runtime: its clock reads that runtime's time.
+    let report = rt.block_on(async {
+        fuzz::fuzz(Arc::new(virtual_target(Some(Fault::NoPong))), opts, |_| {}).await
+    });
     let path = report.findings[0].path.clone().expect("written");
     let run = |fault: Option<&str>| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_arcp-conform"));
@@ -278,16 +292,20 @@ fn a_finding_under_a_sentence_without_must_is_info() {
     // Silence on a malformed frame breaks only §12's table row ("`INVALID_REQUEST`: Malformed
     // envelope or schema violation."), which says no MUST: the finding is written, but as INFO,
     // it replays as INFO, and neither the fuzzer nor the replay fails the run.
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = arcp_conform::clock::virtual_runtime();
     let dir = std::env::temp_dir().join(format!("arcp-fuzz-info-{}", std::process::id()));
     let mut opts = options(11);
     opts.faults = vec!["silent-on-invalid".into()];
     opts.out = Some(dir.clone());
-    let report = rt.block_on(fuzz::fuzz(
-        Arc::new(target(Some(Fault::SilentOnInvalid))),
-        opts,
-        |_| {},
-    ));
+    // The target is made on the paused runtime: its clock reads that runtime's time.
+    let report = rt.block_on(async {
+        fuzz::fuzz(
+            Arc::new(virtual_target(Some(Fault::SilentOnInvalid))),
+            opts,
+            |_| {},
+        )
+        .await
+    });
     let f = &report.findings[0];
     assert_eq!(f.signature.oracle, "error-frame", "{}", f.text);
     assert_eq!(f.verdict, Verdict::Info, "{}", f.text);

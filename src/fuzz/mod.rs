@@ -444,35 +444,42 @@ async fn iteration(sh: Arc<Shared>, target: &Target, i: u64, on_finding: OnFindi
     let draft = repro::render(&j.signature, &prov, &final_plan, &shrunk.outcome);
     // Replay the reproducer as written, as `run --case` would, a few times:
     // its comments say how steady it is.
-    let (replay, reproduced) =
+    let (replay, replays) =
         match crate::case::parse_str(&draft, std::path::Path::new("<reproducer>")) {
             Ok(mut cases) if !cases.is_empty() => {
                 // Judged as the fuzzer judged it (every oracle a MUST), so the
                 // signature is recognised; the verdict then takes the level.
                 cases[0].level = crate::case::Level::Must;
                 let mut first = None;
-                let mut same = 0;
+                let mut r = repro::Replays {
+                    of: REPLAYS,
+                    ..Default::default()
+                };
                 for _ in 0..REPLAYS {
                     let out = crate::engine::run_case(&cases[0], target, &o.engine).await;
                     let judged = oracle::judge(&final_plan, &cases[0], &out);
                     let v = judged.as_ref().map_or(out.verdict, |j| j.verdict);
                     first.get_or_insert(at_level(v, level));
-                    let sig = judged.map(|j| j.signature);
-                    same += usize::from(sig.as_ref() == Some(&j.signature));
+                    match judged {
+                        Some(o) if o.signature == j.signature => r.same += 1,
+                        Some(o) => r.others.push(format!("{} ({})", o.signature, out.reason)),
+                        None => r.others.push(format!("{v}: {}", out.reason)),
+                    }
                 }
-                (first.unwrap_or(Verdict::Error), same)
+                (first.unwrap_or(Verdict::Error), r)
             }
-            Ok(_) => (Verdict::Error, 0),
+            Ok(_) => (Verdict::Error, repro::Replays::default()),
             Err(e) => {
                 sh.errors
                     .lock()
                     .unwrap()
                     .push(format!("reproducer of {} does not load: {e}", j.signature));
-                (Verdict::Error, 0)
+                (Verdict::Error, repro::Replays::default())
             }
         };
+    let reproduced = replays.same;
     let prov = repro::Provenance {
-        replayed: Some((reproduced, REPLAYS)),
+        replayed: Some(replays),
         ..prov
     };
     let text = repro::render(&j.signature, &prov, &final_plan, &shrunk.outcome);

@@ -20,8 +20,41 @@ pub struct Provenance {
     pub trigger: String,
     pub original_actions: usize,
     pub shrink_runs: usize,
-    /// (reproduced, replays): how steady the written reproducer was.
-    pub replayed: Option<(usize, usize)>,
+    /// How steady the written reproducer was.
+    pub replayed: Option<Replays>,
+}
+
+/// The fuzzer's replays of a written reproducer.
+#[derive(Debug, Clone, Default)]
+pub struct Replays {
+    /// How many of them.
+    pub of: usize,
+    /// How many gave the finding's signature.
+    pub same: usize,
+    /// What each of the others gave instead (a verdict, or another
+    /// signature), so a timing-dependent reproducer shows its other face.
+    pub others: Vec<String>,
+}
+
+impl Replays {
+    /// The reproducer's comment lines about its replays.
+    fn lines(&self) -> Vec<String> {
+        let steady = if self.same < self.of {
+            " (timing-dependent: replay it a few times)"
+        } else {
+            ""
+        };
+        let mut out = vec![format!(
+            "replayed {} times by the fuzzer: {} reproduced this signature{steady}",
+            self.of, self.same
+        )];
+        out.extend(
+            self.others
+                .iter()
+                .map(|o| format!("  another replay gave: {o}")),
+        );
+        out
+    }
 }
 
 /// Most wire log lines in a reproducer, and their longest text.
@@ -124,15 +157,8 @@ pub fn render(sig: &Signature, prov: &Provenance, plan: &Plan, outcome: &Outcome
     c(&format!(
         "replay: arcp-conform run --case FILE{target}{faults}"
     ));
-    if let Some((same, of)) = prov.replayed {
-        c(&format!(
-            "replayed {of} times by the fuzzer: {same} reproduced this signature{}",
-            if same < of {
-                " (timing-dependent: replay it a few times)"
-            } else {
-                ""
-            }
-        ));
+    for line in prov.replayed.iter().flat_map(Replays::lines) {
+        c(&line);
     }
     c("");
     c("wire log of the shrunk run (-> sent, <- received, -- note):");
@@ -166,6 +192,31 @@ pub fn write(dir: &Path, sig: &Signature, text: &str) -> std::io::Result<PathBuf
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_replay_that_differs_says_what_it_gave() {
+        let r = super::Replays {
+            of: 3,
+            same: 2,
+            others: vec!["ERROR: the harness lagged".into()],
+        };
+        assert_eq!(
+            r.lines(),
+            [
+                "replayed 3 times by the fuzzer: 2 reproduced this signature (timing-dependent: replay it a few times)",
+                "  another replay gave: ERROR: the harness lagged",
+            ]
+        );
+        let steady = super::Replays {
+            same: 3,
+            others: vec![],
+            ..r
+        };
+        assert_eq!(
+            steady.lines(),
+            ["replayed 3 times by the fuzzer: 3 reproduced this signature"]
+        );
+    }
+
     #[test]
     fn comments_stay_comments() {
         let nasty = "a\u{0}b\u{85}c\u{2028}d\u{fffe}e\u{ffff}f\u{7f}\n\r\t\u{feff}";
