@@ -11,6 +11,7 @@ use arcp_conform::runtime::{Fault, Faults, RuntimeConfig};
 use arcp_conform::target::{
     suite_runtime_config, virtual_runtime_config, Target, EMBEDDED_TIME_SCALE,
 };
+use arcp_conform::verdict::Origin;
 use futures_util::stream::{self, StreamExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -44,7 +45,17 @@ async fn verdicts(runs: &[Run], config: fn() -> RuntimeConfig) -> BTreeMap<Strin
             if let Some(f) = fault {
                 cfg.faults = Faults::none().with(f);
             }
-            let o = run_case(&case, &Target::embedded(cfg), &EngineOptions::default()).await;
+            let target = Target::embedded(cfg);
+            let mut o = run_case(&case, &target, &EngineOptions::default()).await;
+            // A deadline missed while the harness's own timers ran late (a
+            // loaded machine, on wall time) is the harness's ERROR, not a
+            // verdict on either clock: run it again, twice at most.
+            for _ in 0..2 {
+                if o.origin != Some(Origin::Harness) {
+                    break;
+                }
+                o = run_case(&case, &target, &EngineOptions::default()).await;
+            }
             let key = format!("{}::{}", case.id, fault.map_or("none", |f| f.name()));
             let mut broken: Vec<&str> = o.violations.iter().map(|v| v.invariant.id).collect();
             broken.sort_unstable();
