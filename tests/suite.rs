@@ -1,28 +1,13 @@
 //! The whole runtime suite against the embedded reference runtime: one test
 //! per case (libtest-mimic), every one must pass.
 
-use arcp_conform::case::Case;
-use arcp_conform::engine::runner::{applicability, probe};
-use arcp_conform::engine::{run_case, EngineOptions};
+use arcp_conform::engine::runner::{applicability, probe, run_judged};
+use arcp_conform::engine::EngineOptions;
 use arcp_conform::report::CaseRecord;
 use arcp_conform::target::{suite_runtime_config, Target, EMBEDDED_TIME_SCALE};
-use arcp_conform::verdict::{Origin, Outcome, Verdict};
+use arcp_conform::verdict::Verdict;
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::sync::Arc;
-
-/// The case's outcome. The harness's own ERROR (a deadline missed while its
-/// timers ran late: a loaded machine on wall time) says nothing of the
-/// runtime, so the case runs again, twice at most.
-async fn run(case: &Case, target: &Target, opts: &EngineOptions) -> Outcome {
-    let mut outcome = run_case(case, target, opts).await;
-    for _ in 0..2 {
-        if outcome.origin != Some(Origin::Harness) {
-            break;
-        }
-        outcome = run_case(case, target, opts).await;
-    }
-    outcome
-}
 
 fn main() {
     let mut args = Arguments::from_args();
@@ -43,7 +28,8 @@ fn main() {
             Trial::test(case.id.clone(), move || {
                 let outcome = match applicability(&case, &target, &env) {
                     Some(o) => o,
-                    None => rt.block_on(run(&case, &target, &opts)),
+                    // The harness's own ERROR (late timers on a loaded machine) is run again.
+                    None => rt.block_on(run_judged(&case, &target, &opts, 2)),
                 };
                 // Silent: the case passes and no per-frame rule was broken.
                 if outcome.verdict == Verdict::Pass && outcome.violations.is_empty() {

@@ -6,12 +6,12 @@
 //! must be the same both ways.
 
 use arcp_conform::case::Case;
-use arcp_conform::engine::{run_case, EngineOptions};
+use arcp_conform::engine::runner::run_judged;
+use arcp_conform::engine::EngineOptions;
 use arcp_conform::runtime::{Fault, Faults, RuntimeConfig};
 use arcp_conform::target::{
     suite_runtime_config, virtual_runtime_config, Target, EMBEDDED_TIME_SCALE,
 };
-use arcp_conform::verdict::Origin;
 use futures_util::stream::{self, StreamExt};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,17 +45,9 @@ async fn verdicts(runs: &[Run], config: fn() -> RuntimeConfig) -> BTreeMap<Strin
             if let Some(f) = fault {
                 cfg.faults = Faults::none().with(f);
             }
-            let target = Target::embedded(cfg);
-            let mut o = run_case(&case, &target, &EngineOptions::default()).await;
-            // A deadline missed while the harness's own timers ran late (a
-            // loaded machine, on wall time) is the harness's ERROR, not a
-            // verdict on either clock: run it again, twice at most.
-            for _ in 0..2 {
-                if o.origin != Some(Origin::Harness) {
-                    break;
-                }
-                o = run_case(&case, &target, &EngineOptions::default()).await;
-            }
+            // The harness's own ERROR (late timers on a loaded machine, on
+            // wall time) is no verdict on either clock: it is run again.
+            let o = run_judged(&case, &Target::embedded(cfg), &EngineOptions::default(), 2).await;
             let key = format!("{}::{}", case.id, fault.map_or("none", |f| f.name()));
             let mut broken: Vec<&str> = o.violations.iter().map(|v| v.invariant.id).collect();
             broken.sort_unstable();

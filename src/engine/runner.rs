@@ -66,6 +66,26 @@ pub fn run_limits(target: &Target, env: &Environment) -> Limits {
     l
 }
 
+/// Run one case; while its outcome is the harness's own ERROR (a deadline
+/// missed while the harness's timers ran late, see [`super::lag`]), which
+/// judges nothing of the target, run it again, `again` more times at most.
+/// For callers that count or compare verdicts (the fuzzer's replays).
+pub async fn run_judged(
+    case: &Case,
+    target: &Target,
+    engine: &EngineOptions,
+    again: u32,
+) -> Outcome {
+    let mut outcome = run_case(case, target, engine).await;
+    for _ in 0..again {
+        if outcome.origin != Some(Origin::Harness) {
+            break;
+        }
+        outcome = run_case(case, target, engine).await;
+    }
+    outcome
+}
+
 /// Run one case; when it failed only on a deadline, run it again with
 /// deadlines twice as long (up to `retries` times). A pass on a retry is a
 /// pass marked flaky with the first attempt's reason.
