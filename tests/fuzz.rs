@@ -526,3 +526,43 @@ async fn one_root_cause_is_one_finding() {
         f.text
     );
 }
+
+/// The wire log in a reproducer's comments names steps by their line in the
+/// reproducer itself (the run it shows had them at other lines: under the
+/// iteration's header, with no comments above).
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_reproducers_wire_log_names_its_own_lines() {
+    let mut opts = options(11);
+    opts.faults = vec!["silent-on-invalid".into()];
+    let report = fuzz::fuzz(
+        Arc::new(virtual_target(Some(Fault::SilentOnInvalid))),
+        opts,
+        |_| {},
+    )
+    .await;
+    let text = &report.findings.first().expect("a finding").text;
+    let lines: Vec<&str> = text.lines().collect();
+    let mut notes = 0;
+    for l in &lines {
+        let Some((_, rest)) = l.split_once("] line ") else {
+            continue;
+        };
+        let (n, note) = rest.split_once(": ").expect("line N: note");
+        let n: usize = n.parse().expect("a line number");
+        // The step at line n, up to the next top-level step, carries the note.
+        let step: Vec<&str> = lines[n - 1..]
+            .iter()
+            .enumerate()
+            .take_while(|(i, s)| *i == 0 || !s.starts_with("- "))
+            .map(|(_, s)| *s)
+            .collect();
+        assert!(step[0].starts_with("- "), "line {n} is no step:\n{text}");
+        assert!(
+            step.iter()
+                .any(|s| s.trim_start().starts_with("note:") && s.contains(note)),
+            "line {n} is not the step noted `{note}`:\n{text}"
+        );
+        notes += 1;
+    }
+    assert!(notes > 0, "no note in the wire log:\n{text}");
+}

@@ -441,7 +441,13 @@ async fn iteration(sh: Arc<Shared>, target: &Target, i: u64, on_finding: OnFindi
         shrink_runs: shrunk.runs,
         replayed: None,
     };
-    let draft = repro::render(&j.signature, &prov, &final_plan, &shrunk.outcome);
+    let draft = repro::render(
+        &j.signature,
+        &prov,
+        &final_plan,
+        &shrunk.outcome,
+        &shrunk.plan,
+    );
     // Replay the reproducer as written, as `run --case` would, a few times:
     // its comments say how steady it is.
     let (replay, replays) =
@@ -485,7 +491,13 @@ async fn iteration(sh: Arc<Shared>, target: &Target, i: u64, on_finding: OnFindi
         replayed: Some(replays),
         ..prov
     };
-    let text = repro::render(&j.signature, &prov, &final_plan, &shrunk.outcome);
+    let text = repro::render(
+        &j.signature,
+        &prov,
+        &final_plan,
+        &shrunk.outcome,
+        &shrunk.plan,
+    );
     let path = match &o.out {
         Some(dir) => match repro::write(dir, &j.signature, &text) {
             Ok(p) => Some(p),

@@ -112,14 +112,30 @@ fn comment_line(s: &str) -> String {
     }
 }
 
-/// The reproducer text: comments, then the case.
-pub fn render(sig: &Signature, prov: &Provenance, plan: &Plan, outcome: &Outcome) -> String {
+fn comment(out: &mut String, s: &str) {
+    out.push_str("# ");
+    out.push_str(&comment_line(s));
+    out.push('\n');
+}
+
+/// Line of `yaml` (1-based) that starts its top-level `steps:`.
+fn steps_line(yaml: &str) -> Option<usize> {
+    yaml.lines().position(|l| l == "steps:").map(|i| i + 1)
+}
+
+/// The reproducer text: comments, then the case. `ran` is the case the
+/// outcome came from (the shrinker's, under the iteration's header): the
+/// wire log's notes name its step lines, which are renumbered here to the
+/// lines the same steps have in this file.
+pub fn render(
+    sig: &Signature,
+    prov: &Provenance,
+    plan: &Plan,
+    outcome: &Outcome,
+    ran: &Plan,
+) -> String {
     let mut out = String::new();
-    let mut c = |s: &str| {
-        out.push_str("# ");
-        out.push_str(&comment_line(s));
-        out.push('\n');
-    };
+    let mut c = |s: &str| comment(&mut out, s);
     c("arcp-conform fuzz reproducer");
     c(&format!("signature: {sig}"));
     c(&format!("provoked by: {}", prov.trigger));
@@ -163,18 +179,31 @@ pub fn render(sig: &Signature, prov: &Provenance, plan: &Plan, outcome: &Outcome
     c("");
     c("wire log of the shrunk run (-> sent, <- received, -- note):");
     let shown = outcome.wire.len().min(WIRE_LINES);
+    let more = outcome.wire.len() > shown;
+    // The case starts after the comments still to come and a blank line; the
+    // steps are the same text in both cases, only their headers differ.
+    let first = out.lines().count() + shown + usize::from(more) + 2;
+    let mut c = |s: &str| comment(&mut out, s);
+    let renumber = |text: &str| -> Option<String> {
+        let (line, note) = text.strip_prefix("line ")?.split_once(": ")?;
+        let line: usize = line.parse().ok()?;
+        let (from, to) = (steps_line(&ran.yaml)?, steps_line(&plan.yaml)?);
+        let new = (line > from).then(|| line - from + to + first - 1)?;
+        Some(format!("line {new}: {note}"))
+    };
     for w in &outcome.wire[..shown] {
         let arrow = match w.dir {
             Direction::Out => "->",
             Direction::In => "<-",
             Direction::Note => "--",
         };
-        c(&format!(
-            "{:>9.1}ms {arrow} [{}] {}",
-            w.t_ms, w.session, w.text
-        ));
+        let text = match w.dir {
+            Direction::Note => renumber(&w.text).unwrap_or_else(|| w.text.clone()),
+            _ => w.text.clone(),
+        };
+        c(&format!("{:>9.1}ms {arrow} [{}] {text}", w.t_ms, w.session));
     }
-    if outcome.wire.len() > shown {
+    if more {
         c(&format!("… {} more entries", outcome.wire.len() - shown));
     }
     out.push('\n');
