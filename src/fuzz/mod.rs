@@ -470,8 +470,8 @@ async fn iteration(sh: Arc<Shared>, target: &Target, i: u64, on_finding: OnFindi
                     let v = judged.as_ref().map_or(out.verdict, |j| j.verdict);
                     first.get_or_insert(at_level(v, level));
                     match judged {
-                        Some(o) if o.signature == j.signature => r.same += 1,
-                        Some(o) => r.others.push(format!("{} ({})", o.signature, out.reason)),
+                        Some(got) if got.signature == j.signature => r.same += 1,
+                        Some(got) => r.others.push(format!("{} ({})", got.signature, out.reason)),
                         None => r.others.push(format!("{v}: {}", out.reason)),
                     }
                 }
