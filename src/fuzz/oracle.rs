@@ -112,6 +112,18 @@ fn reacts_to_anything(oracle: &str) -> bool {
 
 /// What the target did at the failed step, from the outcome's reason and
 /// closest frame.
+/// The actual value of a mismatch's text ("<expected>, got <actual> — in <frame>").
+fn got(mismatch: &str) -> &str {
+    mismatch
+        .split_once(", got ")
+        .map_or("", |(_, g)| g.split(" — in ").next().unwrap_or(g))
+}
+
+/// Fields that tie a frame to what it answers or is about: the ping (§6.4),
+/// the request an error refuses (§12), the job. A frame that differs only
+/// there answers something else.
+const CORRELATION: &[&str] = &["/payload/ping_nonce", "/payload/request_id", "/job_id"];
+
 fn reaction(oracle: &str, outcome: &Outcome) -> String {
     let r = outcome.reason.as_str();
     match oracle {
@@ -161,15 +173,22 @@ fn reaction(oracle: &str, outcome: &Outcome) -> String {
                     .strip_prefix("at ")
                     .and_then(|a| a.split_once(": expected "))
                 {
-                    // The closest frame was another message: none of the awaited kind came.
-                    Some(("/type", _)) => "silent".into(),
+                    // The closest frame was another message, or the reply to another
+                    // request or a frame of another job (a field missing there is the
+                    // frame's own fault): the awaited one never came.
+                    Some((path, rest))
+                        if path == "/type"
+                            || (CORRELATION.contains(&path)
+                                && !got(rest).starts_with("absent")) =>
+                    {
+                        "silent".into()
+                    }
                     Some((path, rest)) => {
                         // The value only where it names the reaction (a code, a type, a status).
-                        let got = rest
-                            .split_once(", got ")
-                            .map(|(_, g)| g.split(" — in ").next().unwrap_or(g))
-                            .filter(|_| {
-                                ["/code", "/final_status"].iter().any(|k| path.ends_with(k))
+                        let got = Some(got(rest))
+                            .filter(|g| {
+                                !g.is_empty()
+                                    && ["/code", "/final_status"].iter().any(|k| path.ends_with(k))
                             })
                             .map(|g| format!(": got {}", g.chars().take(40).collect::<String>()))
                             .unwrap_or_default();
@@ -490,6 +509,19 @@ mod tests {
             reaction("error-frame", &coded),
             "session.error differs at /payload/code: got \"INTERNAL_ERROR\""
         );
+        // A pong for another ping (a heartbeat's) is no answer to the one sent: one root
+        // cause with no pong at all (the TypeScript SDK's pings without `sent_at`).
+        let other_ping = failed(
+            "no matching frame within 5s; closest: session.pong",
+            Some("at /payload/ping_nonce: expected \"fz1\", got \"01M9\" — in {}"),
+        );
+        assert_eq!(reaction("pong", &other_ping), "silent");
+        // A frame without its job_id is the frame's fault, not another job's frame.
+        let no_job = failed(
+            "no matching frame within 5s; closest: job.event",
+            Some("at /job_id: expected \"job_1\", got absent — in {}"),
+        );
+        assert_eq!(reaction("lease", &no_job), "job.event differs at /job_id");
         let crashed = Outcome::new(
             Verdict::Error,
             "target crashed: exited with status 1; transport closed",
