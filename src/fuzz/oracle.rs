@@ -110,8 +110,6 @@ fn reacts_to_anything(oracle: &str) -> bool {
     )
 }
 
-/// What the target did at the failed step, from the outcome's reason and
-/// closest frame.
 /// The actual value of a mismatch's text ("<expected>, got <actual> — in <frame>").
 fn got(mismatch: &str) -> &str {
     mismatch
@@ -124,6 +122,8 @@ fn got(mismatch: &str) -> &str {
 /// there answers something else.
 const CORRELATION: &[&str] = &["/payload/ping_nonce", "/payload/request_id", "/job_id"];
 
+/// What the target did at the failed step, from the outcome's reason and
+/// closest frame.
 fn reaction(oracle: &str, outcome: &Outcome) -> String {
     let r = outcome.reason.as_str();
     match oracle {

@@ -184,10 +184,11 @@ pub fn render(
     // steps are the same text in both cases, only their headers differ.
     let first = out.lines().count() + shown + usize::from(more) + 2;
     let mut c = |s: &str| comment(&mut out, s);
+    let steps = steps_line(&ran.yaml).zip(steps_line(&plan.yaml));
     let renumber = |text: &str| -> Option<String> {
         let (line, note) = text.strip_prefix("line ")?.split_once(": ")?;
         let line: usize = line.parse().ok()?;
-        let (from, to) = (steps_line(&ran.yaml)?, steps_line(&plan.yaml)?);
+        let (from, to) = steps?;
         let new = (line > from).then(|| line - from + to + first - 1)?;
         Some(format!("line {new}: {note}"))
     };
