@@ -257,22 +257,29 @@ mod tests {
             .unwrap();
         let me = std::process::id() as i32;
         let kid = child.id() as i32;
-        let mut from_me = vec![];
-        list_pids(me, None, |p| from_me.push(p));
+        // The pid counter may have wrapped (at 32768 by default) between us
+        // and our child: list from the lower of the two, which has the other
+        // after it either way.
+        let (lo, hi) = (me.min(kid), me.max(kid));
+        let mut from_lo = vec![];
+        list_pids(lo, None, |p| from_lo.push(p));
         let mut all = vec![];
         list_pids(1, None, |p| all.push(p));
+        let mut upto = vec![];
+        list_pids(1, Some(hi), |p| upto.push(p));
         child.kill().unwrap();
         child.wait().unwrap();
-        assert_eq!(from_me.first(), Some(&me));
-        assert!(from_me.windows(2).all(|w| w[0] < w[1]), "not ascending");
+        assert_eq!(from_lo.first(), Some(&lo));
+        assert!(from_lo.windows(2).all(|w| w[0] < w[1]), "not ascending");
         // Processes may come and go between the listings; ours stay.
-        let tail: Vec<_> = all.iter().copied().filter(|&p| p >= me).collect();
         for p in [me, kid] {
-            assert!(from_me.contains(&p) && tail.contains(&p), "{p} missing");
+            assert!(
+                from_lo.contains(&p),
+                "{p} missing from the listing from {lo}"
+            );
+            assert!(all.contains(&p), "{p} missing from the whole listing");
         }
-        let mut upto = vec![];
-        list_pids(1, Some(me), |p| upto.push(p));
-        assert_eq!(upto.last(), Some(&me));
+        assert_eq!(upto.last(), Some(&hi));
     }
 
     #[test]
@@ -288,9 +295,20 @@ mod tests {
 
     #[test]
     fn the_latest_pid_is_known() {
-        let me = std::process::id() as i32;
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let kid = child.id() as i32;
         let last = latest_pid().expect("/proc/loadavg");
-        // Unless the counter wrapped since we started.
-        assert!(last >= me || last < 1000, "{last} < {me}");
+        child.wait().unwrap();
+        // Our child was handed out at or before `last`, counting round a
+        // wraparound of the counter: what was born since the pid before it
+        // includes it.
+        let ranges = born_since(kid - 1, last);
+        assert!(
+            ranges
+                .iter()
+                .any(|&(from, to)| kid >= from && to.is_none_or(|t| kid <= t)),
+            "child {kid} not born since {} by the latest pid {last}",
+            kid - 1
+        );
     }
 }
