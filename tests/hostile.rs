@@ -368,7 +368,11 @@ fn children_that_leave_the_process_group_are_killed_and_reported() {
     let (code, _, stdout, d) = run_measured(
         "orphans",
         &target,
-        &[("c.yaml".to_string(), CASE.to_string())],
+        // The target never pongs: wait 3 s for it, not the default 30 s.
+        &[(
+            "c.yaml".to_string(),
+            CASE.replace("{type: session.pong}}", "{type: session.pong}, within: 3s}"),
+        )],
         &["-v"],
     );
     assert_eq!(code, Some(1), "{stdout}");
