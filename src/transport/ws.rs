@@ -509,16 +509,17 @@ mod tests {
     async fn shutdown_sends_a_normal_close() {
         let (client, mut server, _l) = pair(1024).await;
         client.send("last".into()).await.unwrap();
-        let closing = tokio::spawn(client.shutdown(T));
+        // A long grace, so finishing well inside it can only be the handshake.
+        let closing = tokio::spawn(client.shutdown(Duration::from_secs(20)));
         assert_eq!(server.recv(T).await.unwrap(), Inbound::Frame("last".into()));
         match server.recv(T).await.unwrap() {
             Inbound::Closed(reason) => assert!(reason.contains("code 1000"), "{reason}"),
             other => panic!("expected Closed, got {other:?}"),
         }
-        // The client's shutdown finishes once the close handshake completes, well before T.
+        // The client's shutdown finishes once the close handshake completes.
         let started = std::time::Instant::now();
         assert_eq!(closing.await.unwrap(), None);
-        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(started.elapsed() < Duration::from_secs(10));
     }
 
     #[tokio::test]
