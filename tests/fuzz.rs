@@ -541,6 +541,15 @@ async fn a_reproducers_wire_log_names_its_own_lines() {
     )
     .await;
     let text = &report.findings.first().expect("a finding").text;
+    assert!(
+        notes_name_their_steps(text) > 0,
+        "no note in the wire log:\n{text}"
+    );
+}
+
+/// Check that each wire-log note of a reproducer (`-- [-] line N: <note>`)
+/// names the line of the step carrying that note; how many there are.
+fn notes_name_their_steps(text: &str) -> usize {
     let lines: Vec<&str> = text.lines().collect();
     let mut notes = 0;
     for l in &lines {
@@ -564,5 +573,35 @@ async fn a_reproducers_wire_log_names_its_own_lines() {
         );
         notes += 1;
     }
-    assert!(notes > 0, "no note in the wire log:\n{text}");
+    notes
+}
+
+/// The SDK reproducers committed under reports/ still load as cases, and
+/// their wire logs name their own lines (a change to the case language or
+/// to the renderer that breaks them shows here, not in a user's replay).
+#[test]
+fn committed_reproducers_load_and_name_their_own_lines() {
+    let reports = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reports");
+    let (mut files, mut notes) = (0, 0);
+    for dir in std::fs::read_dir(&reports).unwrap().flatten() {
+        let findings = dir.path().join("findings");
+        if !dir.file_name().to_string_lossy().starts_with("fuzz-") || !findings.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&findings).unwrap().flatten() {
+            let path = f.path();
+            let cases = arcp_conform::case::load_file(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(cases.len(), 1, "{}", path.display());
+            // A burst or a plain sequence has no mutated frame to note.
+            notes += notes_name_their_steps(&std::fs::read_to_string(&path).unwrap());
+            files += 1;
+        }
+    }
+    assert!(
+        files >= 10,
+        "only {files} reproducers under {}",
+        reports.display()
+    );
+    assert!(notes * 2 >= files, "{notes} notes in {files} reproducers");
 }
