@@ -538,6 +538,58 @@ pub(crate) mod tests {
         assert_group_gone(pgid, Duration::from_secs(2)).await;
     }
 
+    /// A member of the group whose parent exited first is re-parented to the
+    /// harness (a subreaper); killed with the group, it is reaped, not left a
+    /// zombie until the harness exits (seen with the Ruby SDK's wrapper).
+    #[tokio::test]
+    async fn members_re_parented_to_the_harness_are_reaped() {
+        let _l = SPAWN_LOCK.read().await;
+        let (guard, _i, out) = spawn(
+            "(sleep 30721 & echo $!); exec sleep 1000",
+            &SpawnOptions::default(),
+        )
+        .unwrap();
+        let mut line = String::new();
+        let mut out = tokio::io::BufReader::new(out);
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line),
+        )
+        .await
+        .expect("the grandchild's pid")
+        .unwrap();
+        let pid: i32 = line.trim().parse().unwrap();
+        // Re-parented to us once the subshell that forked it has exited.
+        let parent = || {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            stat.rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u32>()
+                .ok()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while parent() != Some(std::process::id()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pid} not re-parented"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        drop(guard);
+        // A zombie keeps its /proc entry until reaped.
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pid {pid} not reaped: {:?}",
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Escapees whose parent already exited (re-parented to the harness)
     /// and escapees whose parent is a live member of the group are both
     /// found when the target stops; nothing else is.

@@ -5,12 +5,16 @@
 //! carries its marker and is not in its (killed) group escaped it
 //! (`setsid`, `setpgid`); the harness kills it and says so.
 //!
+//! The same pass reaps the stopping group's members that were re-parented to
+//! the harness (their parent died before them): killed with the group, they
+//! would otherwise stay zombies until the harness exits.
+//!
 //! This runs at every target's stop, with up to `--jobs` targets alive at
 //! once, so it reads as little of `/proc` as it can: the listing starts at
 //! the stopping target's leader (an escapee was born after it), a member of
-//! a live target's group costs one `getpgid` (it has not left its group),
-//! and only the rest have their `stat`, and our descendants their
-//! environment, read. Usually that is nothing at all.
+//! another live target's group costs one `getpgid` (it has not left its
+//! group), and only the rest have their `stat`, and our descendants their
+//! environment, read. Usually that is the stopping target's few processes.
 
 use super::{live_group_ids, MARKER_VAR};
 use std::collections::HashMap;
@@ -50,7 +54,8 @@ pub(super) fn sweep(marker: &str, group: Option<i32>) -> Vec<String> {
             // SAFETY: plain syscall; any pid is fine.
             match unsafe { libc::getpgid(pid) } {
                 -1 if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) => return,
-                pg if live.contains(&pg) => return,
+                // The stopping group's members are read: some may be ours to reap.
+                pg if Some(pg) != group && live.contains(&pg) => return,
                 _ => {}
             }
         }
@@ -80,7 +85,16 @@ pub(super) fn sweep(marker: &str, group: Option<i32>) -> Vec<String> {
     };
     let mut killed = vec![];
     for (&pid, (ppid, pgrp, zombie, name)) in &procs {
-        if *zombie || group == Some(*pgrp) {
+        if group == Some(*pgrp) {
+            // Killed with its group. One whose parent died first was
+            // re-parented to us: no one else will reap it (the leader is
+            // not listed: its `Child` reaps it).
+            if *ppid == me {
+                reap_soon(pid);
+            }
+            continue;
+        }
+        if *zombie {
             continue;
         }
         if group.is_some() && (live.contains(pgrp) || !ours(pid)) {
