@@ -494,6 +494,41 @@ fn show_opt(actual: Option<&Value>) -> String {
     actual.map(show).unwrap_or_else(|| "absent".to_string())
 }
 
+/// Why no alternative of a `$one_of` matched, when one answer says it: the
+/// mismatch of the alternative that matched furthest into the value (the
+/// deepest path), or, when those that got furthest all stopped at one place,
+/// that place with what each wanted there. `None`: they stopped at different
+/// places as deep, so the whole `$one_of` is the clearer answer.
+fn closest_alternative(misses: Vec<Mismatch>) -> Option<Mismatch> {
+    let depth = |m: &Mismatch| m.path.matches('/').count();
+    let deepest = misses.iter().map(depth).max()?;
+    let mut best: Vec<Mismatch> = misses.into_iter().filter(|m| depth(m) == deepest).collect();
+    if best
+        .iter()
+        .any(|m| m.path != best[0].path || m.actual != best[0].actual)
+    {
+        return None;
+    }
+    if best.len() == 1 {
+        return best.pop();
+    }
+    let mut wanted: Vec<String> = vec![];
+    for m in &best {
+        if !wanted.contains(&m.expected) {
+            wanted.push(m.expected.clone());
+        }
+    }
+    let first = best.swap_remove(0);
+    Some(Mismatch {
+        expected: if wanted.len() == 1 {
+            first.expected
+        } else {
+            format!("one of: {}", truncate(&wanted.join(" | ")))
+        },
+        ..first
+    })
+}
+
 fn fail(path: &str, expected: String, actual: Option<&Value>) -> Result<(), Mismatch> {
     Err(Mismatch {
         path: path.to_string(),
@@ -575,8 +610,9 @@ fn match_at(
                 let len = path.len();
                 path.push('/');
                 path.push_str(&escape_pointer(key));
-                match_at(p, amap.get(key), path, caps)?;
+                let r = match_at(p, amap.get(key), path, caps);
                 path.truncate(len);
+                r?;
             }
             Ok(())
         }
@@ -601,8 +637,9 @@ fn match_at(
             for (i, (p, a)) in items.iter().zip(aitems).enumerate() {
                 let len = path.len();
                 path.push_str(&format!("/{i}"));
-                match_at(p, Some(a), path, caps)?;
+                let r = match_at(p, Some(a), path, caps);
                 path.truncate(len);
+                r?;
             }
             Ok(())
         }
@@ -701,14 +738,22 @@ fn match_object_matcher(
                     actual,
                 );
             };
+            let mut misses = vec![];
             for alt in alts {
                 let mut local = Captures::new();
-                if match_at(alt, actual, path, &mut local).is_ok() {
-                    caps.extend(local);
-                    return Ok(());
+                match match_at(alt, actual, path, &mut local) {
+                    Ok(()) => {
+                        caps.extend(local);
+                        return Ok(());
+                    }
+                    Err(m) => misses.push(m),
                 }
             }
-            fail(path, describe(pattern), actual)
+            Err(closest_alternative(misses).unwrap_or_else(|| Mismatch {
+                path: path.clone(),
+                expected: describe(pattern),
+                actual: show_opt(actual),
+            }))
         }
         "$all_of" => {
             let Value::Array(alts) = arg else {
@@ -763,8 +808,9 @@ fn match_object_matcher(
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
                     path.push_str(&format!("/{i}"));
-                    match_at(arg, Some(item), path, caps)?;
+                    let r = match_at(arg, Some(item), path, caps);
                     path.truncate(len);
+                    r?;
                 }
                 Ok(())
             }

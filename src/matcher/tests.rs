@@ -248,6 +248,37 @@ fn each_not_one_of_all_of() {
     assert_eq!(c["w"], json!(3));
     ok(json!({"k": {"$one_of": ["$absent", "$null"]}}), json!({}));
 
+    // A failed alternative leaves no trace in the next one's path: the
+    // answers to a cancel that all differ in type say so at /type (it read
+    // "/type/type" once, and "/payload/code/type/type" after a near miss).
+    let m = bad(
+        json!({"r": {"$one_of": [{"type": "job.cancelled"}, {"type": "session.error"}]}}),
+        json!({"r": {"type": "job.error"}}),
+    );
+    assert_eq!(
+        m.to_string(),
+        "at /r/type: expected one of: \"job.cancelled\" | \"session.error\", got \"job.error\""
+    );
+    // The alternative that matched furthest (its type, here) says what is wrong.
+    let m = bad(
+        json!({"$one_of": [
+            {"type": "session.error", "payload": {"code": "JOB_NOT_FOUND"}},
+            {"type": "job.error", "payload": {"code": "JOB_NOT_FOUND"}},
+        ]}),
+        json!({"type": "session.error", "payload": {"code": "INVALID_REQUEST"}}),
+    );
+    assert_eq!(
+        m.to_string(),
+        "at /payload/code: expected \"JOB_NOT_FOUND\", got \"INVALID_REQUEST\""
+    );
+    // Alternatives that stop as deep at different places: the whole $one_of.
+    let m = bad(
+        json!({"$one_of": [{"a": 1}, {"b": 2}]}),
+        json!({"a": 2, "b": 1}),
+    );
+    assert_eq!(m.path, "");
+    assert_eq!(m.expected, "one of: {\"a\":1} | {\"b\":2}");
+
     ok(json!({"$all_of": ["$integer", "$gt 2"]}), json!(3));
     let m = bad(json!({"$all_of": ["$integer", "$gt 2"]}), json!(2));
     assert_eq!(m.expected, "a number > 2");
