@@ -230,3 +230,26 @@ fn fuzz_finds_the_hello_dialect_too() {
     assert_ne!(out.status.code(), Some(3), "{err}");
     let _ = std::fs::remove_dir_all(&out_dir);
 }
+
+/// A refused resume is not reported as a bad bearer token (a session.resume
+/// carries none): it quotes the target's reason (the Python SDK refuses a
+/// resume that beats its own notice of the drop with PERMISSION_DENIED "no
+/// resumable session", which read "put a token the target accepts there").
+#[tokio::test]
+async fn a_refused_resume_quotes_the_target_not_the_bearer_token() {
+    use arcp_conform::engine::{run_case, EngineOptions};
+    let text = "id: t.resume\ntitle: resume\nsections: [\"6.3\"]\nlevel: MUST\nrequirement: \"The runtime replays buffered events\"\nsteps:\n  - open: {}\n  - drop: {}\n  - resume: {token: rt_bogus}\n";
+    let case = arcp_conform::case::parse_str(text, std::path::Path::new("t.yaml"))
+        .unwrap()
+        .remove(0);
+    let t =
+        arcp_conform::target::Target::embedded(arcp_conform::target::suite_runtime_config(10.0));
+    let o = run_case(&case, &t, &EngineOptions::default()).await;
+    assert_eq!(o.verdict.to_string(), "FAIL", "{o:?}");
+    assert!(
+        o.reason.starts_with("session.resume was refused with ")
+            && !o.reason.contains("token the target accepts"),
+        "{}",
+        o.reason
+    );
+}

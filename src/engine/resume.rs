@@ -81,8 +81,13 @@ impl Run<'_> {
             }
         };
         self.send_text(&r.session, env.to_string()).await?;
+        let sent = match dialect.resume {
+            ResumeDialect::Message => "session.resume",
+            // It carries the bearer token: a refusal may be the token's.
+            ResumeDialect::Hello => "session.hello with resume",
+        };
         let welcome = self
-            .await_welcome(&r.session, &features, &r.expect, "session.resume")
+            .await_welcome(&r.session, &features, &r.expect, sent)
             .await;
         if let Err(Stop::Fail {
             reason,

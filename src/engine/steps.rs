@@ -344,6 +344,25 @@ impl Run<'_> {
                 )),
                 actual: Some(matcher::show(&frame.value)),
             }),
+            // A resume refused for anything but its bearer token (a
+            // session.resume carries none; in a hello, UNAUTHENTICATED is the
+            // token's): the session or resume token, which the message names.
+            (_, HelloOutcome::Welcome)
+                if sent != "session.hello"
+                    && frame.kind() == "session.error"
+                    && (sent == "session.resume"
+                        || frame.value["payload"]["code"] != "UNAUTHENTICATED") =>
+            {
+                Err(Stop::Fail {
+                    reason: format!(
+                        "{sent} was refused with {}: {}",
+                        frame.value["payload"]["code"].as_str().unwrap_or("?"),
+                        matcher::show(&frame.value["payload"]["message"])
+                    ),
+                    expected: Some("session.welcome".into()),
+                    actual: Some(matcher::show(&frame.value)),
+                })
+            }
             (_, HelloOutcome::Welcome) if auth_refusal(&frame.value) => Err(Stop::Fail {
                 reason: format!(
                     "authentication failed: {sent} was refused with {} for the profile's `{key}`; put a token the target accepts there",
