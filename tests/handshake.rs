@@ -253,3 +253,56 @@ async fn a_refused_resume_quotes_the_target_not_the_bearer_token() {
         o.reason
     );
 }
+
+/// A resume refused right after the drop (the target had not noticed it yet)
+/// is retried on fresh connections with backoff, and each retry is in the
+/// wire log; a refusal that lasts is judged, saying how long it lasted; a
+/// refusal the case expects is not retried.
+#[tokio::test]
+async fn a_refused_resume_is_retried_before_it_is_judged() {
+    use arcp_conform::engine::{run_case, EngineOptions};
+    let text = "id: t.resume\ntitle: resume\nsections: [\"6.3\"]\nlevel: MUST\nrequirement: \"The runtime replays buffered events\"\nsteps:\n  - open: {}\n  - drop: {}\n  - resume: {}\n";
+    let dir = std::env::temp_dir().join(format!("arcp-late-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |text: String, refusals: u32, name: &str| {
+        let state = dir.join(name);
+        let _ = std::fs::remove_file(&state);
+        async move {
+            let case = arcp_conform::case::parse_str(&text, std::path::Path::new("t.yaml"))
+                .unwrap()
+                .remove(0);
+            let t = arcp_conform::target::Target::external(
+                &target(&format!("late-resume {} {refusals}", state.display())),
+                Default::default(),
+                Default::default(),
+            )
+            .await
+            .unwrap();
+            let o = run_case(&case, &t, &EngineOptions::default()).await;
+            let retries = o
+                .wire
+                .iter()
+                .filter(|w| w.text.contains("may not have noticed the drop yet"))
+                .count();
+            (o, retries)
+        }
+    };
+    let (o, retries) = run(text.to_string(), 2, "twice").await;
+    assert_eq!(o.verdict.to_string(), "PASS", "{o:?}");
+    assert_eq!(retries, 2);
+    let (o, retries) = run(text.to_string(), 99, "always").await;
+    assert_eq!(o.verdict.to_string(), "FAIL", "{o:?}");
+    assert_eq!(retries, 3);
+    assert!(
+        o.reason.contains("PERMISSION_DENIED")
+            && o.reason.contains("no resumable session")
+            && o.reason.contains("on each of 4 attempts over 1.75s"),
+        "{}",
+        o.reason
+    );
+    let refused = text.replace("resume: {}", "resume: {expect: error}");
+    let (o, retries) = run(refused, 99, "expected").await;
+    assert_eq!(o.verdict.to_string(), "PASS", "{o:?}");
+    assert_eq!(retries, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,7 +8,13 @@ Modes (argv[1]):
           session.close is answered with session.error.
   crash   raises on the first frame, a Ruby-style backtrace on stderr.
   nullhb  spec-shaped hello and close, but `heartbeat_interval_sec: null`.
+  late-resume STATE N
+          spec-shaped; refuses the first N session.resume (counted in the file
+          STATE, across processes) with PERMISSION_DENIED "no resumable
+          session", as a runtime that has not yet noticed the drop; then
+          welcomes the resumed session.
 """
+import os
 import json
 import sys
 import uuid
@@ -55,6 +61,18 @@ for line in sys.stdin:
         if MODE == "ruby" and isinstance(resume, dict) and "token" in resume:
             sid = resume.get("session_id", sid)
         send(welcome(sid or "sess_1", MODE == "ruby"))
+    elif kind == "session.resume" and MODE == "late-resume":
+        state, limit = sys.argv[2], int(sys.argv[3])
+        seen = int(open(state).read() or 0) if os.path.exists(state) else 0
+        with open(state, "w") as f:
+            f.write(str(seen + 1))
+        old = env["payload"].get("session_id")
+        if seen < limit:
+            send({"arcp": "1.1", "id": "msg_" + uuid.uuid4().hex, "type": "session.error",
+                  "session_id": old, "payload": {"code": "PERMISSION_DENIED",
+                                                 "message": "no resumable session for session_id=%r" % old}})
+        else:
+            send(welcome(old, False))
     elif kind == "session.ping":
         send({"arcp": "1.1", "id": "msg_" + uuid.uuid4().hex, "type": "session.pong",
               "session_id": sid, "payload": {"ping_nonce": env["payload"].get("nonce"),
