@@ -16,7 +16,7 @@
 mod sweep;
 
 pub use sweep::left_behind_total;
-use sweep::sweep;
+use sweep::{reap_group_soon, sweep};
 
 use super::TransportError;
 use std::collections::{BTreeSet, VecDeque};
@@ -314,6 +314,7 @@ impl ProcessGuard {
 impl Drop for ProcessGuard {
     fn drop(&mut self) {
         kill_group(self.pgid);
+        reap_group_soon(self.pgid);
         let left = sweep(&self.marker, Some(self.pgid));
         if !left.is_empty() {
             self.watch
@@ -587,6 +588,37 @@ pub(crate) mod tests {
                 std::fs::read_to_string(format!("/proc/{pid}/stat"))
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A member whose parent (here the leader) dies with it in the group
+    /// kill is re-parented to the harness only as they die: it is reaped too.
+    #[tokio::test]
+    async fn members_dying_with_their_parent_are_reaped() {
+        let _l = SPAWN_LOCK.read().await;
+        for _ in 0..5 {
+            let (guard, _i, out) =
+                spawn("sleep 30722 & echo $!; wait", &SpawnOptions::default()).unwrap();
+            let mut line = String::new();
+            let mut out = tokio::io::BufReader::new(out);
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line),
+            )
+            .await
+            .expect("the child's pid")
+            .unwrap();
+            let pid: i32 = line.trim().parse().unwrap();
+            drop(guard);
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "pid {pid} not reaped: {:?}",
+                    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
     }
 

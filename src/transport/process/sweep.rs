@@ -3,18 +3,16 @@
 //! Every target carries [`MARKER_VAR`](super::MARKER_VAR) in its environment,
 //! inherited by all its descendants. When a target stops, a process that
 //! carries its marker and is not in its (killed) group escaped it
-//! (`setsid`, `setpgid`); the harness kills it and says so.
-//!
-//! The same pass reaps the stopping group's members that were re-parented to
-//! the harness (their parent died before them): killed with the group, they
-//! would otherwise stay zombies until the harness exits.
+//! (`setsid`, `setpgid`); the harness kills it and says so. The killed
+//! group's own members that end up our children are reaped too
+//! ([`reap_group_soon`]).
 //!
 //! This runs at every target's stop, with up to `--jobs` targets alive at
 //! once, so it reads as little of `/proc` as it can: the listing starts at
 //! the stopping target's leader (an escapee was born after it), a member of
-//! another live target's group costs one `getpgid` (it has not left its
-//! group), and only the rest have their `stat`, and our descendants their
-//! environment, read. Usually that is the stopping target's few processes.
+//! a live target's group costs one `getpgid` (it has not left its group),
+//! and only the rest have their `stat`, and our descendants their
+//! environment, read. Usually that is nothing at all.
 
 use super::{live_group_ids, MARKER_VAR};
 use std::collections::HashMap;
@@ -54,8 +52,7 @@ pub(super) fn sweep(marker: &str, group: Option<i32>) -> Vec<String> {
             // SAFETY: plain syscall; any pid is fine.
             match unsafe { libc::getpgid(pid) } {
                 -1 if std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) => return,
-                // The stopping group's members are read: some may be ours to reap.
-                pg if Some(pg) != group && live.contains(&pg) => return,
+                pg if live.contains(&pg) => return,
                 _ => {}
             }
         }
@@ -85,16 +82,7 @@ pub(super) fn sweep(marker: &str, group: Option<i32>) -> Vec<String> {
     };
     let mut killed = vec![];
     for (&pid, (ppid, pgrp, zombie, name)) in &procs {
-        if group == Some(*pgrp) {
-            // Killed with its group. One whose parent died first was
-            // re-parented to us: no one else will reap it (the leader is
-            // not listed: its `Child` reaps it).
-            if *ppid == me {
-                reap_soon(pid);
-            }
-            continue;
-        }
-        if *zombie {
+        if *zombie || group == Some(*pgrp) {
             continue;
         }
         if group.is_some() && (live.contains(pgrp) || !ours(pid)) {
@@ -242,6 +230,46 @@ impl Drop for ProcDir {
         // SAFETY: opened by opendir, closed once.
         unsafe { libc::closedir(self.0) };
     }
+}
+
+/// Reap, without blocking the caller, the members of the killed group
+/// `pgid` that are or become our children: a member whose parent dies with
+/// it first (a wrapper script's child) is re-parented to us, the subreaper,
+/// and would stay a zombie until the harness exits. The leader is left to
+/// its `Child`. Bounded: until the group is empty, at most 2 s.
+pub(super) fn reap_group_soon(pgid: i32) {
+    if pgid <= 1 {
+        return;
+    }
+    std::thread::spawn(move || {
+        for _ in 0..200 {
+            // SAFETY: signal 0 only asks whether any process (a zombie
+            // included) is still in the group.
+            if unsafe { libc::kill(-pgid, 0) } == -1 {
+                return;
+            }
+            loop {
+                // SAFETY: `info` is a zeroed siginfo_t that waitid fills;
+                // WNOWAIT only looks, so the leader is never taken from its
+                // `Child`.
+                let pid = unsafe {
+                    let mut info: libc::siginfo_t = std::mem::zeroed();
+                    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+                    if libc::waitid(libc::P_PGID, pgid as libc::id_t, &mut info, flags) != 0 {
+                        break;
+                    }
+                    info.si_pid()
+                };
+                if pid == 0 || pid == pgid {
+                    break;
+                }
+                let mut status = 0;
+                // SAFETY: a child of ours in the killed group, not its leader.
+                unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    });
 }
 
 /// Reap a killed orphan re-parented to us, without blocking the caller.
