@@ -17,7 +17,7 @@ impl Run<'_> {
         let s = self.sess(&r.session)?;
         let was = Resuming {
             token,
-            last: last.clone(),
+            last,
             id: s.id.clone(),
             principal: s.principal.clone(),
             features: s.features.clone(),
@@ -102,7 +102,8 @@ impl Run<'_> {
             sess.features = was.features.clone();
             self.monitor
                 .opened(&r.session, &was.principal, &was.features);
-            self.monitor.resumed(&r.session, last.as_u64().unwrap_or(0));
+            self.monitor
+                .resumed(&r.session, was.last.as_u64().unwrap_or(0));
         }
         Ok(())
     }

@@ -539,6 +539,34 @@ pub(crate) mod tests {
         assert_group_gone(pgid, Duration::from_secs(2)).await;
     }
 
+    /// The pid a target printed on its first line.
+    async fn printed_pid(out: ChildStdout) -> i32 {
+        let mut line = String::new();
+        let mut out = tokio::io::BufReader::new(out);
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line),
+        )
+        .await
+        .expect("a pid on the first line")
+        .unwrap();
+        line.trim().parse().unwrap()
+    }
+
+    /// Wait (3 s at most) until `pid` is reaped: a zombie keeps its /proc
+    /// entry until its parent waits for it.
+    async fn assert_reaped(pid: i32) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "pid {pid} not reaped: {:?}",
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// A member of the group whose parent exited first is re-parented to the
     /// harness (a subreaper); killed with the group, it is reaped, not left a
     /// zombie until the harness exits (seen with the Ruby SDK's wrapper).
@@ -550,16 +578,7 @@ pub(crate) mod tests {
             &SpawnOptions::default(),
         )
         .unwrap();
-        let mut line = String::new();
-        let mut out = tokio::io::BufReader::new(out);
-        tokio::time::timeout(
-            Duration::from_secs(5),
-            tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line),
-        )
-        .await
-        .expect("the grandchild's pid")
-        .unwrap();
-        let pid: i32 = line.trim().parse().unwrap();
+        let pid = printed_pid(out).await;
         // Re-parented to us once the subshell that forked it has exited.
         let parent = || {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -579,16 +598,7 @@ pub(crate) mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         drop(guard);
-        // A zombie keeps its /proc entry until reaped.
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "pid {pid} not reaped: {:?}",
-                std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert_reaped(pid).await;
     }
 
     /// A member whose parent (here the leader) dies with it in the group
@@ -599,26 +609,9 @@ pub(crate) mod tests {
         for _ in 0..5 {
             let (guard, _i, out) =
                 spawn("sleep 30722 & echo $!; wait", &SpawnOptions::default()).unwrap();
-            let mut line = String::new();
-            let mut out = tokio::io::BufReader::new(out);
-            tokio::time::timeout(
-                Duration::from_secs(5),
-                tokio::io::AsyncBufReadExt::read_line(&mut out, &mut line),
-            )
-            .await
-            .expect("the child's pid")
-            .unwrap();
-            let pid: i32 = line.trim().parse().unwrap();
+            let pid = printed_pid(out).await;
             drop(guard);
-            let deadline = std::time::Instant::now() + Duration::from_secs(3);
-            while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "pid {pid} not reaped: {:?}",
-                    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                );
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            assert_reaped(pid).await;
         }
     }
 
